@@ -1,0 +1,5 @@
+"""`python -m dodo_inngest_cli`."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,288 @@
+"""The `dodo-inngest` command line: each command parses, calls the core, renders.
+
+Heavy modules (QuickJS, pydantic, the pipeline) are imported inside the commands, so
+`--help` and `rules` start fast.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import DodoInngestError, ExitCode
+
+DEBUG_ENV = "DODO_INNGEST_DEBUG"
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success · 1 checks failed or deliveries failed · "
+    "2 usage or input error · 130 interrupted."
+)
+
+
+class _Group(TyperGroup):
+    """The one place that turns errors into a message, a hint and an exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+        try:
+            value = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+            code = value if isinstance(value, int) else ExitCode.OK
+            if code == ExitCode.INTERRUPTED:
+                _error("interrupted", None)
+        except DodoInngestError as exc:
+            if debug:
+                raise
+            _error(exc.message, exc.hint)
+            code = exc.exit_code
+        except typer.TyperException as exc:  # a usage error: bad flag, bad value
+            context = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+                typer.echo(context.get_help())
+                code = ExitCode.OK
+            else:
+                command = context.command_path if context is not None else "dodo-inngest"
+                _error(exc.format_message(), f"see '{command} --help'")
+                code = ExitCode.USAGE
+        except (typer.Abort, KeyboardInterrupt):
+            _error("interrupted", None)
+            code = ExitCode.INTERRUPTED
+        except Exception as exc:
+            if debug:
+                raise
+            _error(f"internal error: {type(exc).__name__}: {exc}",
+                   "this is a bug in dodo-inngest; run again with --debug for the traceback")
+            code = ExitCode.FAILED
+        if standalone_mode:
+            sys.exit(int(code))
+        return code
+
+
+def _error(message: str, hint: str | None) -> None:
+    from .render import make_console, print_error
+
+    print_error(make_console(stderr=True), message, hint)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="dodo-inngest",
+    help="Test, check, send and replay Dodo Payments webhook transformations for Inngest.\n\n"
+         + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dodo-inngest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug",
+                                        help="Show tracebacks for unexpected errors.")] = False,
+) -> None:
+    """Test, check, send and replay Dodo Payments webhook transformations for Inngest."""
+
+
+class Format(str, enum.Enum):
+    """Report formats of `test`."""
+
+    text = "text"
+    json = "json"
+
+
+# Options shared by the commands that run transforms.
+IgnoreOpt = Annotated[list[str] | None, typer.Option(
+    "--ignore", metavar="CODE", help="Drop findings with this rule code (repeatable).")]
+StrictOpt = Annotated[bool | None, typer.Option(
+    "--strict/--no-strict", help="Warnings fail too.", show_default=False)]
+TimeLimitOpt = Annotated[float | None, typer.Option(
+    "--time-limit", metavar="MS", min=1, help="Time limit per delivery in ms [default: 100].")]
+MemoryLimitOpt = Annotated[float | None, typer.Option(
+    "--memory-limit", metavar="MIB", min=1,
+    help="Memory limit per delivery in MiB [default: 25].")]
+EnvOpt = Annotated[list[str] | None, typer.Option(
+    "--env", metavar="KEY=VALUE", help="A transformation variable, seen as webhook.env.KEY.")]
+EndpointOpt = Annotated[str | None, typer.Option(
+    "--endpoint-url", metavar="URL", help="The endpoint URL the transform sees as webhook.url.")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", metavar="FILE",
+    help="Config file [default: dodo-inngest.toml or pyproject.toml, found upward].")]
+
+
+def _choices(ignore: list[str] | None, strict: bool | None, time_limit: float | None,
+             memory_limit: float | None, env: list[str] | None,
+             endpoint_url: str | None) -> Any:
+    from .plan import Choices
+
+    return Choices(ignore=ignore or (), strict=strict, time_limit=time_limit,
+                   memory_limit=memory_limit, env=env or (), endpoint_url=endpoint_url)
+
+
+@app.command()
+def test(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Transforms (.js), payloads (.json) and folders of them.", show_default=False)]
+    = None,
+    transform: Annotated[list[Path] | None, typer.Option(
+        "--transform", "-t", metavar="FILE", help="A transform to test (repeatable).")] = None,
+    samples: Annotated[list[Path] | None, typer.Option(
+        "--samples", "-s", metavar="PATH",
+        help="A payload file or folder (repeatable).")] = None,
+    event: Annotated[list[str] | None, typer.Option(
+        "--event", metavar="GLOB", help="Only payloads of these event types, e.g. 'payment.*'.")]
+    = None,
+    output_format: Annotated[Format, typer.Option(
+        "--format", "-f", help="Report format: text for people, json for machines.")]
+    = Format.text,
+    show_output: Annotated[bool, typer.Option(
+        "--show-output", help="Show each outgoing request and the console lines.")] = False,
+    ignore: IgnoreOpt = None,
+    strict: StrictOpt = None,
+    time_limit: TimeLimitOpt = None,
+    memory_limit: MemoryLimitOpt = None,
+    env: EnvOpt = None,
+    endpoint_url: EndpointOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Run transforms over sample payloads and check every result against Inngest's contract.
+
+    With no paths, the transforms and samples listed in the config are used.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest test
+      dodo-inngest test -t payment.js -s samples/webhooks --event 'payment.*'
+      dodo-inngest test payment.js webhooks/ --format json > report.json
+    """
+    from .config import load_config
+    from .pipeline import run_plan
+    from .plan import checks, test_plan
+    from .report import Summary, report_json
+
+    started = time.perf_counter()
+    settings = load_config(config)
+    choices = _choices(ignore, strict, time_limit, memory_limit, env, endpoint_url)
+    judged = checks(settings, choices)
+    plan, webhooks = test_plan(settings, choices, paths=paths or (), transforms=transform or (),
+                               samples=samples or (), events=event or ())
+    results = run_plan(plan, webhooks, judged)
+    summary = Summary.of(results)
+    from .render import make_console, print_details, print_json, results_tables, summary_line
+
+    out = make_console()
+    if output_format is Format.json:
+        print_json(out, report_json(results))
+    else:
+        for index, table in enumerate(results_tables(results)):
+            if index:
+                out.print()
+            out.print(table)
+        print_details(out, results, show_output=show_output)
+        out.print()
+        out.print(summary_line(summary, time.perf_counter() - started))
+    return ExitCode.OK if summary.ok else ExitCode.FAILED
+
+
+@app.command()
+def run(
+    transform: Annotated[Path, typer.Argument(help="The transform (.js).", show_default=False)],
+    payload: Annotated[str | None, typer.Argument(
+        help="A Dodo webhook body (.json), or - for standard input [default: stdin].",
+        show_default=False)] = None,
+    request: Annotated[bool, typer.Option(
+        "--request", help="Print the whole request (method, url, headers, payload).")] = False,
+    ignore: IgnoreOpt = None,
+    strict: StrictOpt = None,
+    time_limit: TimeLimitOpt = None,
+    memory_limit: MemoryLimitOpt = None,
+    env: EnvOpt = None,
+    endpoint_url: EndpointOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Run one transform on one payload: the outgoing payload on stdout, findings on stderr.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest run payment.js samples/webhooks/payment.succeeded.json
+      cat delivery.json | dodo-inngest run payment.js - | jq .name
+    """
+    from .config import load_config
+    from .errors import InputError
+    from .models import Status
+    from .pipeline import evaluate
+    from .plan import checks, load_transform
+    from .sources import parse_webhook, read_webhook
+
+    settings = load_config(config)
+    choices = _choices(ignore, strict, time_limit, memory_limit, env, endpoint_url)
+    judged = checks(settings, choices)
+    if payload is None or payload == "-":
+        if payload is None and sys.stdin.isatty():
+            raise InputError("no payload: name a .json file or pipe one in",
+                             hint="dodo-inngest run payment.js payment.succeeded.json")
+        webhook = parse_webhook(sys.stdin.buffer.read(), source="<stdin>", name="stdin")
+    else:
+        webhook = read_webhook(Path(payload))
+    result = evaluate(load_transform(transform, settings, choices), webhook, judged)
+
+    from .masking import mask_url
+    from .render import console_lines, findings_grid, make_console, print_json
+
+    err = make_console(stderr=True)
+    for line in console_lines(result.console, indent=""):
+        err.print(line)
+    if result.findings:
+        err.print(findings_grid(result.findings))
+    if result.request is not None and result.status is not Status.CANCELLED \
+            and result.status is not Status.ERROR:
+        document = result.request.to_json() if request else result.request.payload
+        if request:
+            document["url"] = mask_url(document["url"])
+        print_json(make_console(), document)
+    return ExitCode.FAILED if result.status in (Status.FAILED, Status.ERROR) else ExitCode.OK
+
+
+@app.command()
+def rules(
+    code: Annotated[str | None, typer.Argument(
+        help="A rule code to explain, e.g. ts-in-seconds.", show_default=False)] = None,
+) -> None:
+    """List every rule, or explain one with an example of the fix.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest rules
+      dodo-inngest rules ts-in-seconds
+    """
+    from .render import make_console, print_rule, rules_table
+    from .rules import RULES, check_codes
+
+    out = make_console()
+    if code is None:
+        out.print(rules_table(list(RULES.values())))
+    else:
+        check_codes([code], source="the command line")
+        print_rule(out, RULES[code])
+
+
+def main() -> None:
+    """The console script's entry point."""
+    app()

@@ -1,0 +1,125 @@
+"""Configuration: `[tool.dodo-inngest]` in pyproject.toml or a dodo-inngest.toml, found upward."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_FILE = "dodo-inngest.toml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True,
+                              alias_generator=lambda name: name.replace("_", "-"))
+
+
+class TransformEntry(_Model):
+    """One configured transform and the Dodo event types it handles."""
+
+    file: str
+    events: list[str] | None = None
+
+
+class Settings(_Model):
+    """Every setting the config file may hold; flags override them."""
+
+    transforms: list[TransformEntry] = Field(default_factory=list)
+    samples: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list)
+    strict: bool = False
+    endpoint_url: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    time_limit: float = Field(default=100.0, gt=0)
+    """Milliseconds per delivery."""
+    memory_limit: float = Field(default=25.0, gt=0)
+    """MiB per delivery."""
+    stack_limit: int = Field(default=1024, gt=0)
+    """KiB of JS stack."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings and the folder relative paths in them are resolved against."""
+
+    settings: Settings
+    root: Path
+    source: str
+    """The file they came from, or '' for defaults."""
+
+    def path(self, value: str) -> Path:
+        """A path from the config, resolved against the config file's folder."""
+        return self.root / value
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest dodo-inngest.toml, or pyproject.toml with [tool.dodo-inngest], upward."""
+    for folder in (start, *start.parents):
+        own = folder / CONFIG_FILE
+        if own.is_file():
+            return own
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "dodo-inngest" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_config(path: Path | None = None, *, start: Path | None = None) -> Config:
+    """Load the given config file, or the one found upward from start (or the cwd)."""
+    if path is None:
+        path = find_config((start or Path.cwd()).resolve())
+        if path is None:
+            return Config(Settings(), (start or Path.cwd()).resolve(), "")
+    document = _read_toml(path)
+    if path.name == "pyproject.toml":
+        table = document.get("tool", {}).get("dodo-inngest", {})
+        prefix = "[tool.dodo-inngest]"
+    else:
+        table, prefix = document, ""
+    try:
+        settings = Settings.model_validate(table)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = _location(prefix, error["loc"])
+        if error["type"] == "extra_forbidden":
+            message = f"{path}: {where}: unknown key"
+            hint = "known keys: " + ", ".join(
+                sorted(f.alias or n for n, f in _model_for(error["loc"]).model_fields.items()))
+        else:
+            message = f"{path}: {where}: {error['msg'][0].lower()}{error['msg'][1:]}"
+            hint = "see the Configuration section of the README"
+        raise ConfigError(message, hint=hint) from None
+    return Config(settings, path.parent.resolve(), str(path))
+
+
+def _model_for(loc: tuple[Any, ...]) -> type[_Model]:
+    return TransformEntry if loc and loc[0] == "transforms" else Settings
+
+
+def _location(prefix: str, loc: tuple[Any, ...]) -> str:
+    parts = [prefix] if prefix else []
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    parts.append(text)
+    return " ".join(parts)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None

@@ -1,0 +1,102 @@
+"""The values that flow through the pipeline: webhooks in, transform results and checked results out."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+from .rules import Finding, Severity
+
+
+@dataclasses.dataclass(frozen=True)
+class Webhook:
+    """One Dodo delivery: its parsed body, the raw body as received, headers and origin."""
+
+    payload: Any
+    body: str
+    source: str
+    """Where it came from, for people: a file path, `<stdin>`, a capture line."""
+    name: str
+    """A short name for tables: the sample file's stem."""
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def event_type(self) -> str:
+        """The Dodo event type (`payload.type`), or "" when the body has none."""
+        if isinstance(self.payload, dict) and isinstance(self.payload.get("type"), str):
+            return self.payload["type"]
+        return ""
+
+
+@dataclasses.dataclass(frozen=True)
+class OutgoingRequest:
+    """The request Dodo would send to the endpoint after the transform."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    payload: Any
+
+    def to_json(self) -> dict[str, Any]:
+        """The request as a JSON object (the URL as given; mask it before showing)."""
+        return {"method": self.method, "url": self.url, "headers": self.headers,
+                "payload": self.payload}
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleLine:
+    """One console.* call made by the transform."""
+
+    level: str
+    text: str
+
+
+class TransformStatus(str, enum.Enum):
+    """How a transform run ended."""
+
+    OK = "ok"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformResult:
+    """What one run of a transform on one webhook produced."""
+
+    status: TransformStatus
+    request: OutgoingRequest | None
+    findings: list[Finding]
+    console: list[ConsoleLine]
+    duration_ms: float
+    stack: str = ""
+
+
+class Status(str, enum.Enum):
+    """The verdict on one transform × sample."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """One transform run on one sample, with every finding that applies."""
+
+    transform: str
+    sample: str
+    source: str
+    event_type: str
+    status: Status
+    request: OutgoingRequest | None
+    findings: list[Finding]
+    console: list[ConsoleLine]
+    duration_ms: float
+
+    @property
+    def warnings(self) -> list[Finding]:
+        """The findings of warning severity."""
+        return [f for f in self.findings if f.severity is Severity.WARNING]

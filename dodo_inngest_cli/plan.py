@@ -1,0 +1,97 @@
+"""Turning configuration and command-line choices into transforms, webhooks and checks."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import InputError
+from .models import Webhook
+from .pipeline import Checks, Planned, matches
+from .rules import check_codes
+from .sandbox import DEFAULT_ENDPOINT_URL, Limits, Transform
+from .sources import payload_files, read_webhook, shown, split_paths
+
+
+@dataclasses.dataclass(frozen=True)
+class Choices:
+    """What the command line says; None (or empty) leaves the config's value."""
+
+    ignore: Sequence[str] = ()
+    strict: bool | None = None
+    time_limit: float | None = None
+    memory_limit: float | None = None
+    env: Sequence[str] = ()
+    endpoint_url: str | None = None
+
+
+def checks(config: Config, choices: Choices) -> Checks:
+    """The checks to apply: config ignores plus flag ignores, strictness from either."""
+    settings = config.settings
+    check_codes(list(settings.ignore), source=config.source or "the configuration")
+    check_codes(list(choices.ignore), source="--ignore")
+    strict = settings.strict if choices.strict is None else choices.strict
+    return Checks(ignore=frozenset([*settings.ignore, *choices.ignore]), strict=strict)
+
+
+def transform_options(config: Config, choices: Choices) -> dict[str, Any]:
+    """Keyword arguments for Transform: limits, env and endpoint URL."""
+    settings = config.settings
+    env = dict(settings.env)
+    for item in choices.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--env {item!r}: expected KEY=VALUE", hint="e.g. --env REGION=eu")
+        env[key] = value
+    time_limit = settings.time_limit if choices.time_limit is None else choices.time_limit
+    memory = settings.memory_limit if choices.memory_limit is None else choices.memory_limit
+    return {
+        "limits": Limits(time_ms=time_limit, memory_bytes=int(memory * 1024 * 1024),
+                         stack_bytes=settings.stack_limit * 1024),
+        "env": env,
+        "endpoint_url": choices.endpoint_url or settings.endpoint_url or DEFAULT_ENDPOINT_URL,
+    }
+
+
+def load_transform(path: Path, config: Config, choices: Choices) -> Transform:
+    """One transform file, with the limits and env from config and flags."""
+    return Transform.from_file(path, **transform_options(config, choices))
+
+
+def test_plan(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
+              transforms: Sequence[Path] = (), samples: Sequence[Path] = (),
+              events: Sequence[str] = ()) -> tuple[list[Planned], list[Webhook]]:
+    """The transforms and webhooks `test` runs: flags first, then the config's defaults."""
+    found_t, found_p = split_paths(paths)
+    transform_paths = [*found_t, *transforms]
+    payload_paths = [*found_p, *payload_files(samples)]
+    filters = _event_filters(config)
+    if not transform_paths:
+        transform_paths = [config.path(entry.file) for entry in config.settings.transforms]
+    if not payload_paths:
+        payload_paths = payload_files(config.path(p) for p in config.settings.samples)
+    if not transform_paths:
+        raise InputError("no transform to test",
+                         hint="name a .js file, use -t FILE, or list transforms in the config")
+    if not payload_paths:
+        raise InputError("no payload to test",
+                         hint="name .json files or folders, use -s PATH, or set samples in the "
+                              "config")
+    webhooks = [read_webhook(shown(path)) for path in payload_paths]
+    if events:
+        webhooks = [w for w in webhooks if matches(w.event_type, events)]
+        if not webhooks:
+            raise InputError(f"no payload matches --event {' '.join(events)}",
+                             hint="event types look like payment.succeeded; try 'payment.*'")
+    options = transform_options(config, choices)
+    plan = [Planned(Transform.from_file(shown(path), **options), filters.get(path.resolve()))
+            for path in transform_paths]
+    return plan, webhooks
+
+
+def _event_filters(config: Config) -> dict[Path, tuple[str, ...] | None]:
+    return {config.path(entry.file).resolve(): tuple(entry.events) if entry.events else None
+            for entry in config.settings.transforms}

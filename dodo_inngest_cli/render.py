@@ -1,0 +1,164 @@
+"""Rich rendering for people: result tables, findings, summaries, the rule catalogue, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from .masking import mask_url
+from .models import ConsoleLine, Result, Status
+from .report import Summary
+from .rules import Finding, Rule, Severity
+
+STATUS_STYLE = {
+    Status.PASSED: "green", Status.FAILED: "bold red", Status.ERROR: "bold magenta",
+    Status.CANCELLED: "cyan", Status.SKIPPED: "dim",
+}
+SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
+SEVERITY_MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for this run: colour only on a terminal and without NO_COLOR."""
+    return Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=False)
+
+
+def results_tables(results: Sequence[Result]) -> list[Table]:
+    """A table per transform, a row per sample that ran (skipped ones are only counted)."""
+    tables: dict[str, Table] = {}
+    for result in results:
+        if result.status is Status.SKIPPED:
+            continue
+        table = tables.get(result.transform)
+        if table is None:
+            table = tables[result.transform] = Table(
+                title=result.transform, title_justify="left", title_style="bold",
+                show_edge=False, header_style="bold", pad_edge=False, expand=False)
+            table.add_column("Sample", no_wrap=True)
+            table.add_column("Status", no_wrap=True)
+            table.add_column("Findings", overflow="fold")
+            table.add_column("ms", justify="right", no_wrap=True)
+        codes = Text()
+        for item in result.findings:
+            if codes:
+                codes.append(" ")
+            codes.append(item.code, style=SEVERITY_STYLE[item.severity])
+        table.add_row(result.sample, Text(result.status.value, style=STATUS_STYLE[result.status]),
+                      codes, f"{result.duration_ms:.1f}")
+    return list(tables.values())
+
+
+def findings_grid(findings: Sequence[Finding]) -> Table:
+    """Each finding as 'mark code path' beside its message, with the hint under it."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for item in findings:
+        label = Text(f"  {SEVERITY_MARK[item.severity]} {item.code}",
+                     style=SEVERITY_STYLE[item.severity])
+        if item.path:
+            label.append(f" {item.path}", style="bold")
+        message = Text(mask_url(item.message))
+        if item.hint:
+            message.append(f"\nhint: {mask_url(item.hint)}", style="dim")
+        grid.add_row(label, message)
+    return grid
+
+
+def console_lines(lines: Sequence[ConsoleLine], *, indent: str = "  ") -> list[Text]:
+    """What the transform logged, one line each."""
+    return [Text(f"{indent}console.{line.level}: {line.text}", style="dim") for line in lines]
+
+
+def print_details(console: Console, results: Sequence[Result], *, show_output: bool) -> None:
+    """Findings (and console lines) under each result that has something to say."""
+    for result in results:
+        notable = [f for f in result.findings if f.severity is not Severity.INFO]
+        failed = result.status in (Status.FAILED, Status.ERROR)
+        has_output = show_output and result.request is not None
+        if not (notable or failed or has_output):
+            continue
+        console.print()
+        head = Text(f"{result.transform} × {result.sample}: ", style="bold")
+        head.append(result.status.value, style=STATUS_STYLE[result.status])
+        console.print(head)
+        console.print(findings_grid(result.findings if failed or show_output else notable))
+        if failed or show_output:
+            for line in console_lines(result.console):
+                console.print(line)
+        if has_output and result.request is not None:
+            request = result.request.to_json()
+            request["url"] = mask_url(request["url"])
+            console.print(Syntax(json.dumps(request, indent=2, ensure_ascii=False), "json",
+                                 background_color="default"))
+
+
+def summary_line(summary: Summary, seconds: float) -> Text:
+    """'3 passed, 1 failed, … in 0.12 s', coloured by outcome."""
+    text = Text()
+    parts: list[tuple[str, str]] = [
+        (f"{summary.passed} passed", "green"),
+        (f"{summary.failed} failed", "bold red" if summary.failed else ""),
+        (f"{summary.errors} errors", "bold magenta" if summary.errors else ""),
+        (f"{summary.cancelled} cancelled", ""),
+        (f"{summary.skipped} skipped", "dim"),
+        (f"{summary.warnings} warnings", "yellow" if summary.warnings else ""),
+    ]
+    for index, (part, style) in enumerate(parts):
+        if index:
+            text.append(", ")
+        text.append(part, style=style)
+    text.append(f" in {seconds:.2f} s")
+    return text
+
+
+def rules_table(rules: Sequence[Rule]) -> Table:
+    """The catalogue: code, severity, group and summary."""
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    table.add_column("Code")
+    table.add_column("Severity")
+    table.add_column("Group")
+    table.add_column("What it means", overflow="fold")
+    for rule in rules:
+        table.add_row(rule.code, Text(rule.severity.value, style=SEVERITY_STYLE[rule.severity]),
+                      rule.group, escape(rule.summary))
+    return table
+
+
+def print_rule(console: Console, rule: Rule) -> None:
+    """One rule in full: summary, explanation, example fix."""
+    head = Text(rule.code, style="bold")
+    head.append(f"  [{rule.severity.value}]", style=SEVERITY_STYLE[rule.severity])
+    console.print(head)
+    console.print(Text(rule.summary))
+    console.print()
+    console.print(Text(rule.explanation))
+    if rule.example:
+        console.print()
+        console.print(Text("Example fix:", style="bold"))
+        console.print(Syntax(rule.example, "javascript", background_color="default"))
+
+
+def print_error(console: Console, message: str, hint: str | None) -> None:
+    """An error as one plain line, and its hint."""
+    line = Text("error: ", style="bold red")
+    line.append(mask_url(message))
+    console.print(line)
+    if hint:
+        console.print(Text(f"hint: {mask_url(hint)}", style="dim"))
+
+
+def print_json(console: Console, document: Any) -> None:
+    """A JSON document, indented: coloured on a terminal, plain when piped."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if console.is_terminal and not console.no_color:
+        console.print(Syntax(text, "json", background_color="default"), soft_wrap=True)
+    else:
+        console.out(text, highlight=False)

@@ -1,0 +1,479 @@
+"""The QuickJS sandbox: runs a Dodo (Svix-style) transformation exactly as production would.
+
+Each delivery runs in a fresh QuickJS context with a memory limit, a stack limit and a time
+budget, so nothing one delivery leaves in globals reaches the next, and a runaway script ends
+in a finding instead of taking the process down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import quickjs
+
+from .errors import InputError
+from .models import ConsoleLine, OutgoingRequest, TransformResult, TransformStatus, Webhook
+from .rules import Finding, finding
+
+MAX_CODE_CHARS = 51_200
+"""The Dodo/Svix API refuses transformation code longer than this."""
+
+DEFAULT_ENDPOINT_URL = "https://inn.gs/e/local-test-key"
+"""The endpoint URL a transform sees when none is configured."""
+
+_PRELUDE = r"""
+var __dodo_console = [];
+var __dodo_timers = [];
+var __dodo_timer_seq = 0;
+var __dodo_clock = 0;
+var __dodo_state = null;
+var __dodo_value;
+var __dodo_error = null;
+
+function __dodo_text(value) {
+  if (typeof value === "string") return value;
+  if (value === undefined) return "undefined";
+  if (typeof value === "function") return "[Function " + (value.name || "anonymous") + "]";
+  if (value instanceof Error) return String(value);
+  try {
+    var text = JSON.stringify(value);
+    return text === undefined ? String(value) : text;
+  } catch (e) {
+    return String(value);
+  }
+}
+function __dodo_logger(level) {
+  return function __dodo_log() {
+    var parts = [];
+    for (var i = 0; i < arguments.length; i++) parts.push(__dodo_text(arguments[i]));
+    if (__dodo_console.length < 1000) {
+      __dodo_console.push([level, parts.join(" ").slice(0, 10000)]);
+    }
+  };
+}
+globalThis.console = {
+  log: __dodo_logger("log"), info: __dodo_logger("info"), warn: __dodo_logger("warn"),
+  error: __dodo_logger("error"), debug: __dodo_logger("debug"),
+};
+globalThis.setTimeout = function __dodo_set_timeout(fn, delay) {
+  var args = Array.prototype.slice.call(arguments, 2);
+  var wait = Math.max(4, Number(delay) || 0);
+  __dodo_timer_seq += 1;
+  __dodo_timers.push({ id: __dodo_timer_seq, due: __dodo_clock + wait, fn: fn, args: args });
+  return __dodo_timer_seq;
+};
+globalThis.clearTimeout = function __dodo_clear_timeout(id) {
+  __dodo_timers = __dodo_timers.filter(function __dodo_keep(t) { return t.id !== id; });
+};
+function __dodo_next_timer() {
+  if (__dodo_timers.length === 0) return -1;
+  __dodo_timers.sort(function __dodo_order(a, b) { return a.due - b.due || a.id - b.id; });
+  return __dodo_timers[0].due;
+}
+function __dodo_fire() {
+  var timer = __dodo_timers.shift();
+  __dodo_clock = timer.due;
+  if (typeof timer.fn === "function") timer.fn.apply(undefined, timer.args);
+}
+function __dodo_fail(e) {
+  __dodo_state = "error";
+  if (e instanceof Error) {
+    __dodo_error = { name: e.name, message: String(e.message), stack: String(e.stack || "") };
+  } else {
+    __dodo_error = { name: "", message: "uncaught " + __dodo_text(e), stack: "" };
+  }
+}
+function __dodo_start(body, url, envJson) {
+  var webhook = {
+    method: "POST",
+    url: url,
+    payload: JSON.parse(body),
+    eventType: "",
+    env: JSON.parse(envJson),
+    transformationsParams: {},
+  };
+  if (webhook.payload && typeof webhook.payload.type === "string") {
+    webhook.eventType = webhook.payload.type;
+  }
+  try {
+    var out = handler(webhook);
+  } catch (e) {
+    __dodo_fail(e);
+    return;
+  }
+  if (out !== null && typeof out === "object" && typeof out.then === "function") {
+    out.then(function __dodo_resolved(v) { __dodo_state = "done"; __dodo_value = v; },
+             __dodo_fail);
+  } else {
+    __dodo_state = "done";
+    __dodo_value = out;
+  }
+}
+function __dodo_lossy(value, path, seen, out) {
+  if (out.length >= 20) return;
+  if (typeof value === "number") {
+    if (!isFinite(value)) out.push([path, String(value) + " becomes null"]);
+    return;
+  }
+  if (value === undefined) { out.push([path, "undefined becomes null"]); return; }
+  if (typeof value === "function") { out.push([path, "a function becomes null"]); return; }
+  if (value === null || typeof value !== "object" || seen.indexOf(value) >= 0) return;
+  if (value instanceof Date) {
+    if (isNaN(value.getTime())) out.push([path, "an Invalid Date becomes null"]);
+    return;
+  }
+  seen.push(value);
+  if (Array.isArray(value)) {
+    for (var i = 0; i < value.length; i++) __dodo_lossy(value[i], path + "/" + i, seen, out);
+  } else {
+    var keys = Object.keys(value);
+    for (var k = 0; k < keys.length; k++) {
+      var key = keys[k];
+      var child = value[key];
+      var where = path + "/" + key.replace(/~/g, "~0").replace(/\//g, "~1");
+      if (child === undefined) out.push([where, "undefined: the property is dropped"]);
+      else if (typeof child === "function") out.push([where, "a function: the property is dropped"]);
+      else __dodo_lossy(child, where, seen, out);
+    }
+  }
+  seen.pop();
+}
+function __dodo_finish() {
+  var result = { state: __dodo_state, console: __dodo_console, error: __dodo_error };
+  if (__dodo_state === "done") {
+    var v = __dodo_value;
+    result.kind = v === undefined ? "undefined" : v === null ? "null"
+      : Array.isArray(v) ? "array" : typeof v;
+    if (result.kind === "object") {
+      var lossy = [];
+      __dodo_lossy(v.payload, "", [], lossy);
+      result.lossy = lossy;
+      result.has = { method: "method" in v, url: "url" in v, payload: "payload" in v,
+                     headers: "headers" in v && v.headers !== undefined };
+      try {
+        result.out = JSON.stringify({ method: v.method, url: v.url, payload: v.payload,
+                                      headers: v.headers, cancel: v.cancel });
+      } catch (e) {
+        __dodo_fail(e);
+        result.state = "error";
+        result.error = __dodo_error;
+        result.serialising = true;
+      }
+    }
+  }
+  return JSON.stringify(result);
+}
+"""
+
+_FRAME = re.compile(r"^\s*at (?P<fn>\S+)")
+_LOCATION = re.compile(r"<input>:(\d+)(?::(\d+))?")
+_MAX_FRAMES = 8
+_PARSE_ERROR = re.compile(r"^\s*at <input>:\d+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Sandbox limits; defaults are the open-source Svix Bridge's (Dodo's are unpublished)."""
+
+    time_ms: float = 100.0
+    memory_bytes: int = 25 * 1024 * 1024
+    stack_bytes: int = 1024 * 1024
+
+
+class _Timeout(Exception):
+    """The time budget of one run is spent."""
+
+
+class Transform:
+    """A transformation's code, compiled once to check it and run fresh for every delivery."""
+
+    def __init__(self, code: str, path: str, *, limits: Limits | None = None,
+                 env: dict[str, str] | None = None,
+                 endpoint_url: str = DEFAULT_ENDPOINT_URL,
+                 endpoint_headers: dict[str, str] | None = None) -> None:
+        self.code = code
+        self.path = path
+        self.limits = limits or Limits()
+        self.env_json = json.dumps(env or {})
+        self.endpoint_url = endpoint_url
+        self.endpoint_headers = dict(endpoint_headers or {})
+        self.static_findings: list[Finding] = []
+        if len(code) > MAX_CODE_CHARS:
+            self.static_findings.append(finding(
+                "code-too-long",
+                f"the transform is {len(code):,} characters; Dodo accepts at most "
+                f"{MAX_CODE_CHARS:,}",
+                hint="move large tables out of the code or shorten it"))
+        self._load_error = self._probe()
+
+    @classmethod
+    def from_file(cls, path: Path, **options: Any) -> Transform:
+        """Read a transform from a file; an unreadable or non-UTF-8 file is an InputError."""
+        try:
+            code = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such transform file",
+                             hint="check the path, or list transforms in the config") from None
+        except IsADirectoryError:
+            raise InputError(f"{path}: is a folder, not a transform file") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text (byte {exc.start})",
+                             hint="save the transform as UTF-8") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        return cls(code, str(path), **options)
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(self, webhook: Webhook) -> TransformResult:
+        """Run the handler on one webhook in a fresh context; never raises for script faults."""
+        started = time.perf_counter()
+        if self._load_error is not None:
+            return self._load_error
+        run = _Run(self)
+        return run.execute(webhook, started)
+
+    def _probe(self) -> TransformResult | None:
+        """Compile the code once: syntax errors, top-level faults and a missing handler."""
+        started = time.perf_counter()
+        run = _Run(self)
+        try:
+            run.define()
+            if run.context.eval("typeof handler") != "function":
+                return run.error_result(started, finding(
+                    "js-no-handler", "the transform defines no function named `handler`",
+                    hint="Dodo calls `function handler(webhook) { …; return webhook; }`"))
+        except _Timeout:
+            return run.timeout_result(started, "while the top-level code ran")
+        except quickjs.JSException as exc:
+            return run.exception_result(started, str(exc), phase="define")
+        return None
+
+
+class _Run:
+    """One run of a transform in its own QuickJS context."""
+
+    def __init__(self, transform: Transform) -> None:
+        self.transform = transform
+        limits = transform.limits
+        self.context = quickjs.Context()
+        self.context.set_memory_limit(limits.memory_bytes)
+        self.context.set_max_stack_size(limits.stack_bytes)
+        self.context.eval(_PRELUDE)
+        self.budget_s = limits.time_ms / 1000.0
+        self.used_s = 0.0
+        self.virtual_ms = 0.0
+        self.console: list[ConsoleLine] = []
+
+    def call(self, source: str) -> Any:
+        """Evaluate source with whatever remains of the time budget."""
+        remaining = self.budget_s - self.used_s - self.virtual_ms / 1000.0
+        if remaining <= 0:
+            raise _Timeout
+        self.context.set_time_limit(remaining)
+        started = time.perf_counter()
+        try:
+            return self.context.eval(source)
+        except quickjs.JSException as exc:
+            if str(exc).startswith("InternalError: interrupted"):
+                raise _Timeout from None
+            raise
+        finally:
+            self.used_s += time.perf_counter() - started
+
+    def job(self) -> bool:
+        """Run one pending promise job within the time budget."""
+        remaining = self.budget_s - self.used_s - self.virtual_ms / 1000.0
+        if remaining <= 0:
+            raise _Timeout
+        self.context.set_time_limit(remaining)
+        started = time.perf_counter()
+        try:
+            return bool(self.context.execute_pending_job())
+        except quickjs.JSException as exc:
+            if str(exc).startswith("InternalError: interrupted"):
+                raise _Timeout from None
+            raise
+        finally:
+            self.used_s += time.perf_counter() - started
+
+    def define(self) -> None:
+        """Evaluate the transform's own code (defines `handler`)."""
+        self.call(self.transform.code)
+
+    def execute(self, webhook: Webhook, started: float) -> TransformResult:
+        """Define, call the handler, settle promises and timers, and read the result."""
+        try:
+            self.define()
+            self.context.set("__dodo_body", webhook.body)
+            self.context.set("__dodo_url", self.transform.endpoint_url)
+            self.context.set("__dodo_env", self.transform.env_json)
+            self.call("__dodo_start(__dodo_body, __dodo_url, __dodo_env)")
+            self.settle()
+            raw = self.call("__dodo_finish()")
+        except _Timeout:
+            self.read_console()
+            return self.timeout_result(started, "while the handler ran")
+        except quickjs.JSException as exc:
+            self.read_console()
+            return self.exception_result(started, str(exc), phase="run")
+        report = json.loads(raw)
+        self.console = [ConsoleLine(level, text) for level, text in report["console"]]
+        if report["state"] == "error":
+            error = report["error"]
+            message = f"{error['name']}: {error['message']}" if error["name"] else error["message"]
+            if report.get("serialising"):
+                message = f"the result cannot be serialised to JSON: {message}"
+            return self.exception_result(started, message + "\n" + error["stack"], phase="run")
+        return self.output_result(started, webhook, report)
+
+    def settle(self) -> None:
+        """Run promise jobs and timers until the handler's result is settled."""
+        while True:
+            while self.job():
+                pass
+            if self.context.eval("__dodo_state") is not None:
+                return
+            due = self.context.eval("__dodo_next_timer()")
+            if due < 0:
+                raise _Timeout  # a promise that never settles: production times out too
+            self.virtual_ms = max(self.virtual_ms, float(due))
+            self.call("__dodo_fire()")
+
+    def read_console(self) -> None:
+        """Fetch what the script logged, if the context can still answer."""
+        try:
+            self.context.set_time_limit(-1)
+            lines = json.loads(self.context.eval("JSON.stringify(__dodo_console)"))
+            self.console = [ConsoleLine(level, text) for level, text in lines]
+        except quickjs.JSException:
+            self.console = []
+
+    # -- results --------------------------------------------------------------------------
+
+    def result(self, started: float, status: TransformStatus, findings: list[Finding],
+               request: OutgoingRequest | None = None, stack: str = "") -> TransformResult:
+        """Assemble a TransformResult with the transform's static findings first."""
+        return TransformResult(
+            status=status, request=request,
+            findings=[*self.transform.static_findings, *findings],
+            console=self.console,
+            duration_ms=(time.perf_counter() - started) * 1000.0, stack=stack)
+
+    def error_result(self, started: float, error: Finding, stack: str = "") -> TransformResult:
+        """A run that could not get to the end."""
+        return self.result(started, TransformStatus.ERROR, [error], stack=stack)
+
+    def timeout_result(self, started: float, when: str) -> TransformResult:
+        """The time budget ran out."""
+        limit = self.transform.limits.time_ms
+        return self.error_result(started, finding(
+            "js-timeout", f"the transform ran past the {limit:g} ms time limit {when}",
+            hint="look for a loop that never ends, a promise that never settles, or a long "
+                 "setTimeout; --time-limit changes the limit"))
+
+    def exception_result(self, started: float, text: str, *, phase: str) -> TransformResult:
+        """Classify a JS error: syntax, memory, or an exception, with its line."""
+        first, _, rest = text.partition("\n")
+        path = self.transform.path
+        line, column, stack = _locate(rest, path, phase=phase)
+        where = f"{path}:{line}" + (f":{column}" if column else "") if line else path
+        if "out of memory" in first:
+            mib = self.transform.limits.memory_bytes / (1024 * 1024)
+            return self.error_result(started, finding(
+                "js-memory", f"the transform ran past the {mib:g} MiB memory limit",
+                hint="look for an array or string grown in a loop that does not end; "
+                     "--memory-limit changes the limit", line=line), stack)
+        if first.startswith("SyntaxError") and phase == "define" and _PARSE_ERROR.match(rest):
+            return self.error_result(started, finding(
+                "js-syntax", f"{where}: {first}",
+                hint="fix the syntax; Dodo refuses to save code that does not compile",
+                line=line), stack)
+        hint = "guard fields that may be null or absent (?. and ??)"
+        if "Maximum call stack size exceeded" in first:
+            hint = "a recursion that never ends? the stack limit is " \
+                   f"{self.transform.limits.stack_bytes // 1024} KiB"
+        return self.error_result(started, finding(
+            "js-exception", f"{where}: {first}", hint=hint, line=line), stack)
+
+    def output_result(self, started: float, webhook: Webhook,
+                      report: dict[str, Any]) -> TransformResult:
+        """Check what the handler returned and build the outgoing request."""
+        kind = report["kind"]
+        if kind in ("undefined", "null"):
+            return self.result(started, TransformStatus.ERROR, [finding(
+                "js-no-output", f"the handler returned {kind}",
+                hint="return the webhook object on every path: `return webhook;`")])
+        if kind != "object":
+            return self.result(started, TransformStatus.ERROR, [finding(
+                "js-not-object", f"the handler returned {_a(kind)}, not the webhook object",
+                hint="return the webhook object itself: `return webhook;`")])
+        out = json.loads(report["out"])
+        findings = [finding("json-lossy", f"payload{path or ' (root)'}: {what}", path=path,
+                            hint="check the field is read from the right place")
+                    for path, what in report["lossy"]]
+        method = out.get("method", "POST") if report["has"]["method"] else "POST"
+        if method not in ("POST", "PUT"):
+            findings.append(finding(
+                "method-invalid", f"method is {json.dumps(method)}; Dodo sends only POST or PUT",
+                path="", hint='set webhook.method to "POST" or "PUT" (capitals)'))
+        url = out.get("url")
+        if not isinstance(url, str) or not re.match(r"https?://[^/\s]+", url):
+            findings.append(finding(
+                "url-invalid", f"url is {json.dumps(url)}, not an absolute http(s) URL",
+                hint="leave webhook.url alone, or set a full https:// URL"))
+            url = self.transform.endpoint_url
+        elif url != self.transform.endpoint_url:
+            findings.append(finding("url-changed", f"the delivery goes to {url}"))
+        headers = dict(self.transform.endpoint_headers)
+        if report["has"]["headers"]:
+            given = out.get("headers")
+            if isinstance(given, dict) and all(isinstance(v, str) for v in given.values()):
+                headers.update(given)
+            else:
+                findings.append(finding(
+                    "headers-invalid", "headers must be an object whose values are strings",
+                    hint='webhook.headers = { "x-name": "value" }'))
+        payload = out.get("payload")
+        request = OutgoingRequest(method=str(method), url=url, headers=headers, payload=payload)
+        if out.get("cancel") is True:
+            findings.append(finding("cancelled", "the handler cancelled this delivery"))
+            return self.result(started, TransformStatus.CANCELLED, findings, request)
+        if payload == webhook.payload:
+            findings.append(finding(
+                "passthrough",
+                f"the payload is the raw Dodo '{webhook.event_type}' body; Inngest rejects it "
+                "(no event name)",
+                hint="shape an event for this type, set webhook.cancel = true for types you "
+                     "do not handle, or filter the endpoint's event types"))
+        return self.result(started, TransformStatus.OK, findings, request)
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _locate(stack: str, path: str, *, phase: str) -> tuple[int | None, int | None, str]:
+    """The first user frame's line and column, and the stack with harness frames removed."""
+    kept: list[str] = []
+    line: int | None = None
+    column: int | None = None
+    for raw in stack.splitlines():
+        match = _FRAME.match(raw)
+        if match is None or match.group("fn").startswith("__dodo") or "(native)" in raw:
+            continue
+        if phase == "run" and match.group("fn") == "<eval>":
+            continue  # the harness's one-line calls into the handler
+        location = _LOCATION.search(raw)
+        if location and line is None:
+            line = int(location.group(1))
+            column = int(location.group(2)) if location.group(2) else None
+        kept.append(raw.replace("<input>", path))
+    if len(kept) > _MAX_FRAMES:
+        kept = [*kept[:_MAX_FRAMES], f"    … {len(kept) - _MAX_FRAMES} more frames"]
+    return line, column, "\n".join(kept)
