@@ -10,6 +10,7 @@ import enum
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,9 +31,9 @@ EXIT_CODES_HELP = (
 class _Group(TyperGroup):
     """The one place that turns errors into a message, a hint and an exit code."""
 
-    def main(self, args: Any = None, prog_name: str | None = None,
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+             windows_expand_args: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
         try:
@@ -41,15 +42,12 @@ class _Group(TyperGroup):
             if code == ExitCode.INTERRUPTED:
                 _error("interrupted", None)
         except DodoInngestError as exc:
-            if debug:
-                raise
             _error(exc.message, exc.hint)
             code = exc.exit_code
         except typer.TyperException as exc:  # a usage error: bad flag, bad value
             context = getattr(exc, "ctx", None)
-            if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
-                typer.echo(context.get_help())
-                code = ExitCode.OK
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                code = ExitCode.OK  # the help is already shown
             else:
                 command = context.command_path if context is not None else "dodo-inngest"
                 _error(exc.format_message(), f"see '{command} --help'")
@@ -279,7 +277,7 @@ def rules(
     if code is None:
         out.print(rules_table(list(RULES.values())))
     else:
-        check_codes([code], source="the command line")
+        check_codes([code])
         print_rule(out, RULES[code])
 
 

@@ -1,4 +1,4 @@
-"""The values that flow through the pipeline: webhooks in, transform results and checked results out."""
+"""The values that flow through the pipeline: webhooks in, checked results out."""
 
 from __future__ import annotations
 
@@ -24,9 +24,8 @@ class Webhook:
     @property
     def event_type(self) -> str:
         """The Dodo event type (`payload.type`), or "" when the body has none."""
-        if isinstance(self.payload, dict) and isinstance(self.payload.get("type"), str):
-            return self.payload["type"]
-        return ""
+        kind = self.payload.get("type") if isinstance(self.payload, dict) else None
+        return kind if isinstance(kind, str) else ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -106,10 +106,10 @@ def summary_line(summary: Summary, seconds: float) -> Text:
     parts: list[tuple[str, str]] = [
         (f"{summary.passed} passed", "green"),
         (f"{summary.failed} failed", "bold red" if summary.failed else ""),
-        (f"{summary.errors} errors", "bold magenta" if summary.errors else ""),
+        (_plural(summary.errors, "error"), "bold magenta" if summary.errors else ""),
         (f"{summary.cancelled} cancelled", ""),
         (f"{summary.skipped} skipped", "dim"),
-        (f"{summary.warnings} warnings", "yellow" if summary.warnings else ""),
+        (_plural(summary.warnings, "warning"), "yellow" if summary.warnings else ""),
     ]
     for index, (part, style) in enumerate(parts):
         if index:
@@ -117,6 +117,10 @@ def summary_line(summary: Summary, seconds: float) -> Text:
         text.append(part, style=style)
     text.append(f" in {seconds:.2f} s")
     return text
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def rules_table(rules: Sequence[Rule]) -> Table:
@@ -150,9 +154,9 @@ def print_error(console: Console, message: str, hint: str | None) -> None:
     """An error as one plain line, and its hint."""
     line = Text("error: ", style="bold red")
     line.append(mask_url(message))
-    console.print(line)
+    console.print(line, soft_wrap=True)
     if hint:
-        console.print(Text(f"hint: {mask_url(hint)}", style="dim"))
+        console.print(Text(f"hint: {mask_url(hint)}", style="dim"), soft_wrap=True)
 
 
 def print_json(console: Console, document: Any) -> None:

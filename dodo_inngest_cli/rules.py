@@ -58,7 +58,7 @@ def finding(code: str, message: str, *, path: str = "", hint: str = "",
     return Finding(code, RULES[code].severity, message, path, hint, line)
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 _CATALOGUE = [
     # -- the transform --------------------------------------------------------------------
@@ -120,9 +120,9 @@ _CATALOGUE = [
          "or Infinity become null. Usually a field read from the wrong place "
          "(`p.customer.phone` instead of `p.customer.phone_number`) or arithmetic on one.",
          "amount: p.total_amount ?? 0"),
-    Rule("url-changed", I, "transform", "The handler changed the delivery URL.",
+    Rule("url-changed", INFO, "transform", "The handler changed the delivery URL.",
          "The delivery goes to the URL the handler set, not to the endpoint's URL.", ""),
-    Rule("cancelled", I, "transform", "The handler cancelled the delivery.",
+    Rule("cancelled", INFO, "transform", "The handler cancelled the delivery.",
          "`webhook.cancel = true`: nothing is sent, and Dodo shows the message as a successful "
          "dispatch.", ""),
     # -- the Inngest event contract -------------------------------------------------------
@@ -196,7 +196,7 @@ _CATALOGUE = [
          "Inngest still accepts `user` but recommends putting user fields in `data` "
          "(with encryption middleware for personal data).",
          "data: { customer_email: p.customer.email }"),
-    Rule("name-style", I, "inngest",
+    Rule("name-style", INFO, "inngest",
          "The event name does not follow Inngest's naming advice.",
          "Inngest recommends lowercase, provider-prefixed, past-tense names such as "
          "`dodo/payment.succeeded`, so that Dodo events do not collide with your own.",
@@ -206,12 +206,13 @@ _CATALOGUE = [
 RULES: dict[str, Rule] = {rule.code: rule for rule in _CATALOGUE}
 
 
-def check_codes(codes: list[str], *, source: str) -> list[str]:
-    """Return the codes unchanged, or raise naming the first unknown one."""
+def check_codes(codes: list[str], *, source: str = "") -> list[str]:
+    """Return the codes unchanged, or raise naming the first unknown one (and where it was)."""
     for code in codes:
         if code not in RULES:
             close = difflib.get_close_matches(code, RULES, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            raise InputError(f"unknown rule code '{code}' in {source}",
+            where = f" in {source}" if source else ""
+            raise InputError(f"unknown rule code '{code}'{where}",
                              hint=f"{hint}'dodo-inngest rules' lists every code")
     return codes

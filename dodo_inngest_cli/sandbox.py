@@ -137,7 +137,9 @@ function __dodo_lossy(value, path, seen, out) {
       var child = value[key];
       var where = path + "/" + key.replace(/~/g, "~0").replace(/\//g, "~1");
       if (child === undefined) out.push([where, "undefined: the property is dropped"]);
-      else if (typeof child === "function") out.push([where, "a function: the property is dropped"]);
+      else if (typeof child === "function") {
+        out.push([where, "a function: the property is dropped"]);
+      }
       else __dodo_lossy(child, where, seen, out);
     }
   }
@@ -467,8 +469,8 @@ def _locate(stack: str, path: str, *, phase: str) -> tuple[int | None, int | Non
         match = _FRAME.match(raw)
         if match is None or match.group("fn").startswith("__dodo") or "(native)" in raw:
             continue
-        if phase == "run" and match.group("fn") == "<eval>":
-            continue  # the harness's one-line calls into the handler
+        if phase == "run" and (match.group("fn") == "<eval>" or _PARSE_ERROR.match(raw)):
+            continue  # the harness's calls into the handler; JSON.parse's text position
         location = _LOCATION.search(raw)
         if location and line is None:
             line = int(location.group(1))

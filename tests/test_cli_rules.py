@@ -1,0 +1,73 @@
+"""`dodo-inngest rules`, --version and the help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from dodo_inngest_cli import __version__
+from dodo_inngest_cli.rules import RULES
+
+from conftest import RunCli
+
+
+def test_rules_lists_every_code(cli: RunCli) -> None:
+    result = cli("rules", code=0)
+    listed = [line.split()[0] for line in result.stdout.splitlines()[2:] if line.strip()]
+    assert [code for code in listed if code in RULES] == list(RULES)
+
+
+def test_rule_explanation_with_example_fix(cli: RunCli) -> None:
+    result = cli("rules", "ts-in-seconds", code=0)
+    assert result.stdout.splitlines()[:2] == [
+        "ts-in-seconds  [error]", "`ts` is in seconds; Inngest wants milliseconds."]
+    assert "Example fix:\nts: new Date(webhook.payload.timestamp).getTime()  // no / 1000\n" \
+        in result.stdout
+
+
+def test_unknown_rule(cli: RunCli) -> None:
+    result = cli("rules", "ts-in-second", code=2)
+    assert result.stderr == ("error: unknown rule code 'ts-in-second'\n"
+                             "hint: did you mean 'ts-in-seconds'? 'dodo-inngest rules' lists "
+                             "every code\n")
+
+
+def test_version(cli: RunCli) -> None:
+    assert cli("--version", code=0).stdout == f"dodo-inngest {__version__}\n"
+
+
+def test_help_lists_commands_and_exit_codes(cli: RunCli) -> None:
+    text = cli("--help", code=0).stdout
+    for command in ("test", "run", "rules"):
+        assert f"│ {command} " in text
+    assert "Exit codes: 0 success" in text
+
+
+def test_every_command_has_help_with_an_example(cli: RunCli) -> None:
+    for command in ("test", "run", "rules"):
+        text = cli(command, "--help", code=0).stdout
+        assert "Examples" in text
+        assert f"dodo-inngest {command}" in text
+
+
+def test_module_entry_point_runs_as_a_process() -> None:
+    done = subprocess.run([sys.executable, "-m", "dodo_inngest_cli", "--version"],
+                          capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (0, f"dodo-inngest {__version__}\n")
+
+
+def test_unexpected_error_is_one_line_without_debug(cli: RunCli, monkeypatch: object) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.delenv("DODO_INNGEST_DEBUG")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("dodo_inngest_cli.render.rules_table", broken)
+    result = cli("rules", code=1)
+    assert result.stderr == (
+        "error: internal error: RuntimeError: boom\n"
+        "hint: this is a bug in dodo-inngest; run again with --debug for the traceback\n")
+    assert "Traceback" not in result.stdout + result.stderr
