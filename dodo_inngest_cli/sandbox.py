@@ -115,7 +115,7 @@ function __dodo_start(body, url, envJson) {
   }
 }
 function __dodo_lossy(value, path, seen, out) {
-  if (out.length >= 20) return;
+  if (out.length >= 20 || seen.length > 200) return;
   if (typeof value === "number") {
     if (!isFinite(value)) out.push([path, String(value) + " becomes null"]);
     return;
@@ -415,7 +415,12 @@ class _Run:
             return self.result(started, TransformStatus.ERROR, [finding(
                 "js-not-object", f"the handler returned {_a(kind)}, not the webhook object",
                 hint="return the webhook object itself: `return webhook;`")])
-        out = json.loads(report["out"])
+        try:
+            out = json.loads(report["out"])
+        except RecursionError:
+            return self.result(started, TransformStatus.ERROR, [finding(
+                "js-not-object", "the returned object is nested too deeply to send as JSON",
+                hint="flatten the payload")])
         findings = [finding("json-lossy", f"payload{path or ' (root)'}: {what}", path=path,
                             hint="check the field is read from the right place")
                     for path, what in report["lossy"]]

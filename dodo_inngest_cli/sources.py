@@ -95,6 +95,9 @@ def parse_webhook(data: bytes, *, source: str, name: str) -> Webhook:
     except json.JSONDecodeError as exc:
         raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
                          hint="a webhook body is one JSON object") from None
+    except RecursionError:
+        raise InputError(f"{source}: the JSON is nested too deeply to read",
+                         hint="a Dodo body is a few levels deep; check the file") from None
     if not isinstance(payload, dict):
         kind = _KINDS.get(type(payload), "a JSON value")
         raise InputError(f"{source}: the payload is {kind}, not a Dodo webhook object",

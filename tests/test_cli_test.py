@@ -197,6 +197,10 @@ def test_console_lines_of_a_failed_run_are_shown(cli: RunCli, in_tmp: Path) -> N
         "error: p.json: not UTF-8 text (byte 13)\n"
         "hint: Dodo sends UTF-8 JSON; save the file as UTF-8\n", id="payload-not-utf8"),
     pytest.param(
+        lambda d: (d / "p.json").write_text("[" * 100_000), ["-t", PAYMENT, "p.json"],
+        "error: p.json: the JSON is nested too deeply to read\n"
+        "hint: a Dodo body is a few levels deep; check the file\n", id="payload-too-deep"),
+    pytest.param(
         lambda d: (d / "notes.txt").write_text("x"), ["notes.txt"],
         "error: notes.txt: cannot tell whether this is a transform or a payload\n"
         "hint: name transforms *.js and payloads *.json, or use -t/-s\n", id="unknown-suffix"),

@@ -222,3 +222,11 @@ def test_memory_limit_is_configurable() -> None:
 def test_timeout_keeps_console_lines_logged_before_it() -> None:
     result = run("function handler(w) { console.log('starting'); while (true) {} }")
     assert result.console == [ConsoleLine("log", "starting")]
+
+
+def test_deeply_nested_result_is_a_finding_not_a_crash() -> None:
+    result = run("function handler(w) { let o = {}; const root = o;\n"
+                 "  for (let i = 0; i < 3000; i++) { o.a = {}; o = o.a; }\n"
+                 "  w.payload = {name: 'dodo/x', id: 'i', data: root}; return w; }")
+    assert (result.status, codes(result)) == (TransformStatus.ERROR, ["js-not-object"])
+    assert result.findings[0].message == "the returned object is nested too deeply to send as JSON"
