@@ -112,26 +112,31 @@ IgnoreOpt = Annotated[list[str] | None, typer.Option(
 StrictOpt = Annotated[bool | None, typer.Option(
     "--strict/--no-strict", help="Warnings fail too.", show_default=False)]
 TimeLimitOpt = Annotated[float | None, typer.Option(
-    "--time-limit", metavar="MS", min=1, help="Time limit per delivery in ms [default: 100].")]
+    "--time-limit", metavar="MS", min=1, help="Time limit per delivery in ms.",
+    show_default="100")]
 MemoryLimitOpt = Annotated[float | None, typer.Option(
     "--memory-limit", metavar="MIB", min=1,
-    help="Memory limit per delivery in MiB [default: 25].")]
+    help="Memory limit per delivery in MiB.", show_default="25")]
 EnvOpt = Annotated[list[str] | None, typer.Option(
     "--env", metavar="KEY=VALUE", help="A transformation variable, seen as webhook.env.KEY.")]
 EndpointOpt = Annotated[str | None, typer.Option(
     "--endpoint-url", metavar="URL", help="The endpoint URL the transform sees as webhook.url.")]
+DodoCheckOpt = Annotated[bool | None, typer.Option(
+    "--dodo-check/--no-dodo-check",
+    help="Validate payloads against the official Dodo models.", show_default="on")]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", metavar="FILE",
-    help="Config file [default: dodo-inngest.toml or pyproject.toml, found upward].")]
+    help="Config file.", show_default="dodo-inngest.toml or pyproject.toml, found upward")]
 
 
-def _choices(ignore: list[str] | None, strict: bool | None, time_limit: float | None,
-             memory_limit: float | None, env: list[str] | None,
+def _choices(ignore: list[str] | None, strict: bool | None, dodo_check: bool | None,
+             time_limit: float | None, memory_limit: float | None, env: list[str] | None,
              endpoint_url: str | None) -> Any:
     from .plan import Choices
 
-    return Choices(ignore=ignore or (), strict=strict, time_limit=time_limit,
-                   memory_limit=memory_limit, env=env or (), endpoint_url=endpoint_url)
+    return Choices(ignore=ignore or (), strict=strict, dodo_check=dodo_check,
+                   time_limit=time_limit, memory_limit=memory_limit, env=env or (),
+                   endpoint_url=endpoint_url)
 
 
 @app.command()
@@ -154,6 +159,7 @@ def test(
         "--show-output", help="Show each outgoing request and the console lines.")] = False,
     ignore: IgnoreOpt = None,
     strict: StrictOpt = None,
+    dodo_check: DodoCheckOpt = None,
     time_limit: TimeLimitOpt = None,
     memory_limit: MemoryLimitOpt = None,
     env: EnvOpt = None,
@@ -177,7 +183,7 @@ def test(
 
     started = time.perf_counter()
     settings = load_config(config)
-    choices = _choices(ignore, strict, time_limit, memory_limit, env, endpoint_url)
+    choices = _choices(ignore, strict, dodo_check, time_limit, memory_limit, env, endpoint_url)
     judged = checks(settings, choices)
     plan, webhooks = test_plan(settings, choices, paths=paths or (), transforms=transform or (),
                                samples=samples or (), events=event or ())
@@ -203,12 +209,13 @@ def test(
 def run(
     transform: Annotated[Path, typer.Argument(help="The transform (.js).", show_default=False)],
     payload: Annotated[str | None, typer.Argument(
-        help="A Dodo webhook body (.json), or - for standard input [default: stdin].",
-        show_default=False)] = None,
+        help="A Dodo webhook body (.json), or - for standard input.",
+        show_default="stdin")] = None,
     request: Annotated[bool, typer.Option(
         "--request", help="Print the whole request (method, url, headers, payload).")] = False,
     ignore: IgnoreOpt = None,
     strict: StrictOpt = None,
+    dodo_check: DodoCheckOpt = None,
     time_limit: TimeLimitOpt = None,
     memory_limit: MemoryLimitOpt = None,
     env: EnvOpt = None,
@@ -230,7 +237,7 @@ def run(
     from .sources import parse_webhook, read_webhook
 
     settings = load_config(config)
-    choices = _choices(ignore, strict, time_limit, memory_limit, env, endpoint_url)
+    choices = _choices(ignore, strict, dodo_check, time_limit, memory_limit, env, endpoint_url)
     judged = checks(settings, choices)
     if payload is None or payload == "-":
         if payload is None and sys.stdin.isatty():
@@ -279,6 +286,89 @@ def rules(
     else:
         check_codes([code])
         print_rule(out, RULES[code])
+
+
+samples_app = typer.Typer(
+    cls=TyperGroup, no_args_is_help=True, rich_markup_mode="rich",
+    help="The bundled Dodo payloads: one per event type, plus edge-case variants.")
+app.add_typer(samples_app, name="samples")
+
+
+@samples_app.command("list")
+def samples_list() -> None:
+    """List the bundled samples: event type, family, file, and what each is.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest samples list
+    """
+    from .library import library_root, samples
+    from .render import make_console, samples_tables
+    from .sources import shown
+
+    out = make_console()
+    for index, table in enumerate(samples_tables(samples(), shown(library_root()))):
+        if index:
+            out.print()
+        out.print(table)
+
+
+@samples_app.command("show")
+def samples_show(
+    name: Annotated[str, typer.Argument(
+        help="An event type (payment.succeeded) or a variant name.", show_default=False)],
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="PATH=VALUE",
+        help="Change a field: a dotted path; the value is parsed as JSON when it is JSON.")]
+    = None,
+    dodo_check: DodoCheckOpt = None,
+) -> None:
+    """Print a bundled sample's body as JSON, optionally with fields changed.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest samples show payment.succeeded
+      dodo-inngest samples show payment.succeeded --set data.currency=JPY \\
+          --set data.total_amount=5000
+      dodo-inngest samples show dispute.opened > dispute.json
+    """
+    import json
+
+    from .library import load
+    from .pipeline import Checks, check_input
+    from .render import findings_grid, make_console, print_json
+    from .sources import parse_webhook
+
+    body = load(name, set_ or ())
+    print_json(make_console(), body)
+    webhook = parse_webhook(json.dumps(body).encode(), source=name, name=name)
+    findings = check_input(webhook, Checks(dodo_check=dodo_check is not False))
+    if findings:
+        make_console(stderr=True).print(findings_grid(findings))
+
+
+@samples_app.command("export")
+def samples_export(
+    folder: Annotated[Path, typer.Argument(help="Where to write the files.", show_default=False)],
+    event: Annotated[list[str] | None, typer.Option(
+        "--event", metavar="GLOB", help="Only these event types, e.g. 'payment.*'.")] = None,
+    variants: Annotated[bool, typer.Option(
+        "--variants", help="Also write the edge-case variants (into FOLDER/variants).")]
+    = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Copy the bundled samples into a folder, to edit them or keep them with your tests.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest samples export tests/webhooks
+      dodo-inngest samples export tests/webhooks --event 'subscription.*' --variants
+    """
+    from .library import export
+    from .render import make_console
+
+    written = export(folder, events=event or (), variants=variants, force=force)
+    make_console(stderr=True).print(f"wrote {len(written)} files to {folder}", soft_wrap=True)
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ class Settings(_Model):
     samples: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
     strict: bool = False
+    dodo_check: bool = True
     endpoint_url: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     time_limit: float = Field(default=100.0, gt=0)

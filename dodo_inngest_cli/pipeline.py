@@ -18,6 +18,8 @@ class Checks:
 
     ignore: frozenset[str] = frozenset()
     strict: bool = False
+    dodo_check: bool = True
+    """Validate each Dodo body against the official models."""
     now_ms: int | None = None
     """The time `ts-future` compares against; None means now."""
 
@@ -39,11 +41,24 @@ def matches(event_type: str, globs: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(event_type, glob) for glob in globs)
 
 
-def evaluate(transform: Transform, webhook: Webhook, checks: Checks) -> Result:
-    """Run one transform on one webhook and judge every finding."""
+def check_input(webhook: Webhook, checks: Checks) -> list[Finding]:
+    """Findings about the Dodo body itself (official-model validation), if enabled."""
+    if not checks.dodo_check:
+        return []
+    from .dodo import check_webhook
+
+    return check_webhook(webhook)
+
+
+def evaluate(transform: Transform, webhook: Webhook, checks: Checks,
+             inputs: list[Finding] | None = None) -> Result:
+    """Run one transform on one webhook and judge every finding.
+
+    inputs are the webhook's own findings when already known (see check_input).
+    """
     outcome = transform.run(webhook)
-    findings = list(outcome.findings)
-    passthrough = any(f.code == "passthrough" for f in findings)
+    findings = [*(check_input(webhook, checks) if inputs is None else inputs), *outcome.findings]
+    passthrough = any(f.code == "passthrough" for f in outcome.findings)
     if outcome.status is TransformStatus.OK and outcome.request and not passthrough:
         findings += check_payload(outcome.request.payload, now_ms=checks.now_ms)
     findings = [f for f in findings if f.code not in checks.ignore]
@@ -65,10 +80,13 @@ def run_plan(plan: Sequence[Planned], webhooks: Sequence[Webhook], checks: Check
              on_result: Callable[[Result], None] | None = None) -> list[Result]:
     """Every planned transform on every webhook, in order, skipping filtered-out types."""
     results: list[Result] = []
+    inputs: dict[int, list[Finding]] = {}
     for planned in plan:
-        for webhook in webhooks:
+        for index, webhook in enumerate(webhooks):
             if planned.handles(webhook.event_type):
-                result = evaluate(planned.transform, webhook, checks)
+                if index not in inputs:
+                    inputs[index] = check_input(webhook, checks)
+                result = evaluate(planned.transform, webhook, checks, inputs[index])
             else:
                 result = skipped(planned.transform, webhook)
             results.append(result)

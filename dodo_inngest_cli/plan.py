@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import library
 from .config import Config
 from .errors import InputError
 from .models import Webhook
@@ -22,6 +23,7 @@ class Choices:
 
     ignore: Sequence[str] = ()
     strict: bool | None = None
+    dodo_check: bool | None = None
     time_limit: float | None = None
     memory_limit: float | None = None
     env: Sequence[str] = ()
@@ -34,7 +36,9 @@ def checks(config: Config, choices: Choices) -> Checks:
     check_codes(list(settings.ignore), source=config.source or "the configuration")
     check_codes(list(choices.ignore), source="--ignore")
     strict = settings.strict if choices.strict is None else choices.strict
-    return Checks(ignore=frozenset([*settings.ignore, *choices.ignore]), strict=strict)
+    dodo = settings.dodo_check if choices.dodo_check is None else choices.dodo_check
+    return Checks(ignore=frozenset([*settings.ignore, *choices.ignore]), strict=strict,
+                  dodo_check=dodo)
 
 
 def transform_options(config: Config, choices: Choices) -> dict[str, Any]:
@@ -76,11 +80,10 @@ def test_plan(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
     if not transform_paths:
         raise InputError("no transform to test",
                          hint="name a .js file, use -t FILE, or list transforms in the config")
-    if not payload_paths:
-        raise InputError("no payload to test",
-                         hint="name .json files or folders, use -s PATH, or set samples in the "
-                              "config")
-    webhooks = [read_webhook(shown(path)) for path in payload_paths]
+    if payload_paths:
+        webhooks = [read_webhook(shown(path)) for path in payload_paths]
+    else:
+        webhooks = library.webhooks()
     if events:
         webhooks = [w for w in webhooks if matches(w.event_type, events)]
         if not webhooks:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +13,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from .library import Sample
 from .masking import mask_url
 from .models import ConsoleLine, Result, Status
 from .report import Summary
@@ -117,6 +119,27 @@ def summary_line(summary: Summary, seconds: float) -> Text:
         text.append(part, style=style)
     text.append(f" in {seconds:.2f} s")
     return text
+
+
+def samples_tables(samples: Sequence[Sample], root: Path) -> list[Table]:
+    """The event-type samples, then the variants, with what each is and where its file is."""
+    tables: list[Table] = []
+    for variant, title, files, last in (
+            (False, "Event types", "<type>.json", "What it is"),
+            (True, "Variants", "variants/<name>.json", "What it exercises")):
+        chosen = [s for s in samples if s.variant is variant]
+        if not chosen:
+            continue
+        table = Table(title=f"{title} ({len(chosen)}): {root}/{files}", title_justify="left",
+                      title_style="bold", show_edge=False, header_style="bold", pad_edge=False)
+        table.add_column("Name" if variant else "Type", no_wrap=True)
+        table.add_column("Event type" if variant else "Family", no_wrap=True)
+        table.add_column(last, overflow="fold")
+        for sample in chosen:
+            table.add_row(sample.name, sample.event_type if variant else sample.family,
+                          sample.about)
+        tables.append(table)
+    return tables
 
 
 def _plural(count: int, word: str) -> str:

@@ -196,6 +196,16 @@ _CATALOGUE = [
          "Inngest still accepts `user` but recommends putting user fields in `data` "
          "(with encryption middleware for personal data).",
          "data: { customer_email: p.customer.email }"),
+    # -- the Dodo input ---------------------------------------------------------------------
+    Rule("dodo-unknown-type", W, "dodo", "The payload's event type is not one Dodo sends.",
+         "The body's `type` is not among the event types of the official `dodopayments` SDK. "
+         "A typo in a hand-written sample, or a type newer than the installed SDK "
+         "(`pip install -U dodopayments`).", ""),
+    Rule("dodo-schema", W, "dodo", "The payload does not match the official Dodo model.",
+         "The body differs from the `dodopayments` SDK's model for its type: a missing field, "
+         "a number where the SDK types a string. Real traffic sometimes deviates, so this never "
+         "blocks; make sure the transform handles what was found. `--no-dodo-check` skips it.",
+         ""),
     Rule("name-style", INFO, "inngest",
          "The event name does not follow Inngest's naming advice.",
          "Inngest recommends lowercase, provider-prefixed, past-tense names such as "

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from dodo_inngest_cli.inngest import check_payload
-from dodo_inngest_cli.models import Result, Status
+from dodo_inngest_cli.models import Result, Status, Webhook
 from dodo_inngest_cli.pipeline import Checks, evaluate
 from dodo_inngest_cli.rules import RULES, Severity
 from dodo_inngest_cli.sandbox import Transform
+from dodo_inngest_cli.sources import parse_webhook
 
 from conftest import sample
 
@@ -78,12 +79,48 @@ TRIGGERS: dict[str, str] = {
 }
 
 
-def check(code: str) -> Result:
-    return evaluate(Transform(code, "t.js"), PAYMENT, Checks(now_ms=NOW_MS))
+# Rules about the Dodo body itself: a payload that triggers each.
+INPUT_TRIGGERS: dict[str, Webhook] = {
+    "dodo-unknown-type": parse_webhook(
+        PAYMENT.body.replace('"type": "payment.succeeded"', '"type": "payment.succeded"').encode(),
+        source="typo.json", name="typo"),
+    "dodo-schema": parse_webhook(
+        PAYMENT.body.replace('"total_amount": 4999', '"total_amount": "49.99"').encode(),
+        source="amount.json", name="amount"),
+}
+
+
+def check(code: str, webhook: Webhook = PAYMENT) -> Result:
+    return evaluate(Transform(code, "t.js"), webhook, Checks(now_ms=NOW_MS))
 
 
 def test_every_rule_has_a_trigger() -> None:
-    assert sorted(TRIGGERS) == sorted(RULES)
+    assert sorted([*TRIGGERS, *INPUT_TRIGGERS]) == sorted(RULES)
+
+
+@pytest.mark.parametrize("code", sorted(INPUT_TRIGGERS))
+def test_input_rule_triggers_as_a_warning(code: str) -> None:
+    result = check(emit(VALID), INPUT_TRIGGERS[code])
+    assert [f.code for f in result.findings] == [code]
+    assert result.status is Status.PASSED
+
+
+def test_dodo_messages_name_the_file_the_path_and_the_sdk() -> None:
+    from dodo_inngest_cli.dodo import sdk_version
+
+    typo = check(emit(VALID), INPUT_TRIGGERS["dodo-unknown-type"]).findings[0]
+    assert typo.message == (f"typo.json: the event type is 'payment.succeded'; dodopayments "
+                            f"{sdk_version()} knows 48 types")
+    schema = check(emit(VALID), INPUT_TRIGGERS["dodo-schema"]).findings[0]
+    assert (schema.path, schema.message) == (
+        "/data/total_amount", f"amount.json: /data/total_amount: Input should be a valid "
+                              f"integer (dodopayments {sdk_version()}, payment.succeeded)")
+
+
+def test_no_dodo_check_skips_the_official_models() -> None:
+    result = evaluate(Transform(emit(VALID), "t.js"), INPUT_TRIGGERS["dodo-schema"],
+                      Checks(now_ms=NOW_MS, dodo_check=False))
+    assert result.findings == []
 
 
 @pytest.mark.parametrize("code", sorted(TRIGGERS))

@@ -1,0 +1,73 @@
+"""Dodo Payments payloads checked against the official `dodopayments` models.
+
+The SDK is slow to import (about a quarter of a second), so it is imported only when a check
+runs. Its verdicts are warnings: real traffic sometimes deviates from the SDK's types, and a
+transform must still handle it.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from typing import Any
+
+from .models import Webhook
+from .rules import Finding, finding
+
+MAX_SCHEMA_FINDINGS = 5
+
+
+@functools.lru_cache(maxsize=1)
+def event_models() -> dict[str, Any]:
+    """Every Dodo event type the installed SDK knows, mapped to its pydantic model."""
+    from dodopayments.types import UnwrapWebhookEvent
+
+    union = typing.get_args(UnwrapWebhookEvent)[0]
+    models: dict[str, Any] = {}
+    for model in typing.get_args(union):
+        (event_type,) = typing.get_args(model.model_fields["type"].annotation)
+        models[event_type] = model
+    return models
+
+
+def sdk_version() -> str:
+    """The installed `dodopayments` version, for messages."""
+    from dodopayments import __version__
+
+    return str(__version__)
+
+
+def check_webhook(webhook: Webhook) -> list[Finding]:
+    """`dodo-unknown-type` or `dodo-schema` warnings for one Dodo body (none when it is valid)."""
+    from pydantic import ValidationError
+
+    models = event_models()
+    event_type = webhook.event_type
+    if event_type not in models:
+        shown = f"'{event_type}'" if event_type else "missing"
+        return [finding(
+            "dodo-unknown-type",
+            f"{webhook.source}: the event type is {shown}; dodopayments {sdk_version()} knows "
+            f"{len(models)} types",
+            path="/type", hint="check the body's 'type'; 'dodo-inngest samples list' shows them")]
+    try:
+        models[event_type].model_validate_json(webhook.body, strict=True)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        found = [finding(
+            "dodo-schema",
+            f"{webhook.source}: {_pointer(error['loc']) or '/'}: {error['msg']} "
+            f"(dodopayments {sdk_version()}, {event_type})",
+            path=_pointer(error["loc"]),
+            hint="real traffic can deviate from the SDK's types; make the transform handle it")
+            for error in errors[:MAX_SCHEMA_FINDINGS]]
+        if len(errors) > MAX_SCHEMA_FINDINGS:
+            found.append(finding(
+                "dodo-schema", f"{webhook.source}: and {len(errors) - MAX_SCHEMA_FINDINGS} more "
+                "differences from the official model", path=""))
+        return found
+    return []
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    return "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in loc)
