@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .models import Webhook
-from .pipeline import matches
+from .models import Webhook, matches
 from .sources import parse_webhook, shown
 
 ABOUT = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import fnmatch
+from collections.abc import Iterable
 from typing import Any
 
 from .rules import Finding, Severity
@@ -26,6 +28,11 @@ class Webhook:
         """The Dodo event type (`payload.type`), or "" when the body has none."""
         kind = self.payload.get("type") if isinstance(self.payload, dict) else None
         return kind if isinstance(kind, str) else ""
+
+
+def matches(event_type: str, globs: Iterable[str]) -> bool:
+    """Whether a Dodo event type matches any of the globs (`payment.*`, `*`)."""
+    return any(fnmatch.fnmatchcase(event_type, glob) for glob in globs)
 
 
 @dataclasses.dataclass(frozen=True)

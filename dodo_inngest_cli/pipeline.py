@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from .inngest import check_payload
-from .models import Result, Status, TransformStatus, Webhook
+from .models import Result, Status, TransformStatus, Webhook, matches
 from .rules import Finding, Severity
 from .sandbox import Transform
 
@@ -34,11 +33,6 @@ class Planned:
     def handles(self, event_type: str) -> bool:
         """Whether this transform's event filter lets the event type through."""
         return self.events is None or matches(event_type, self.events)
-
-
-def matches(event_type: str, globs: Iterable[str]) -> bool:
-    """Whether a Dodo event type matches any of the globs (`payment.*`, `*`)."""
-    return any(fnmatch.fnmatchcase(event_type, glob) for glob in globs)
 
 
 def check_input(webhook: Webhook, checks: Checks) -> list[Finding]:

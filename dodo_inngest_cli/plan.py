@@ -10,8 +10,8 @@ from typing import Any
 from . import library
 from .config import Config
 from .errors import InputError
-from .models import Webhook
-from .pipeline import Checks, Planned, matches
+from .models import Webhook, matches
+from .pipeline import Checks, Planned
 from .rules import check_codes
 from .sandbox import DEFAULT_ENDPOINT_URL, Limits, Transform
 from .sources import payload_files, read_webhook, shown, split_paths

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,11 +13,13 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from .library import Sample
 from .masking import mask_url
 from .models import ConsoleLine, Result, Status
 from .report import Summary
 from .rules import Finding, Rule, Severity
+
+if TYPE_CHECKING:
+    from .library import Sample
 
 STATUS_STYLE = {
     Status.PASSED: "green", Status.FAILED: "bold red", Status.ERROR: "bold magenta",

@@ -71,3 +71,15 @@ def test_unexpected_error_is_one_line_without_debug(cli: RunCli, monkeypatch: ob
         "error: internal error: RuntimeError: boom\n"
         "hint: this is a bug in dodo-inngest; run again with --debug for the traceback\n")
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_help_and_rules_load_no_engine_sdk_or_http_client() -> None:
+    probe = ("import sys\n"
+             "from typer.testing import CliRunner\n"
+             "from dodo_inngest_cli.cli import app\n"
+             "for args in (['--help'], ['rules'], ['rules', 'ts-in-seconds']):\n"
+             "    assert CliRunner().invoke(app, args).exit_code == 0\n"
+             "print(sorted(m for m in ('quickjs', 'dodopayments', 'httpx') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")

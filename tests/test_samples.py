@@ -11,8 +11,8 @@ import pytest
 from dodopayments.types import CreditAddedWebhookEvent, UnwrapWebhookEvent, WebhookEventType
 
 from dodo_inngest_cli import library
-from dodo_inngest_cli.models import Status
-from dodo_inngest_cli.pipeline import Checks, evaluate, matches
+from dodo_inngest_cli.models import Status, matches
+from dodo_inngest_cli.pipeline import Checks, evaluate
 from dodo_inngest_cli.sandbox import Transform
 
 from conftest import TRANSFORMS, WEBHOOKS, RunCli
