@@ -11,8 +11,10 @@ import dataclasses
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import quickjs
 
@@ -100,8 +102,14 @@ function __dodo_start(body, url, envJson) {
   if (webhook.payload && typeof webhook.payload.type === "string") {
     webhook.eventType = webhook.payload.type;
   }
+  __dodo_invoke(handler, [webhook]);
+}
+function __dodo_start_transform(argsJson) {
+  __dodo_invoke(transform, JSON.parse(argsJson));
+}
+function __dodo_invoke(fn, args) {
   try {
-    var out = handler(webhook);
+    var out = fn.apply(undefined, args);
   } catch (e) {
     __dodo_fail(e);
     return;
@@ -145,7 +153,7 @@ function __dodo_lossy(value, path, seen, out) {
   }
   seen.pop();
 }
-function __dodo_finish() {
+function __dodo_finish(whole) {
   var result = { state: __dodo_state, console: __dodo_console, error: __dodo_error };
   if (__dodo_state === "done") {
     var v = __dodo_value;
@@ -153,13 +161,13 @@ function __dodo_finish() {
       : Array.isArray(v) ? "array" : typeof v;
     if (result.kind === "object") {
       var lossy = [];
-      __dodo_lossy(v.payload, "", [], lossy);
+      __dodo_lossy(whole ? v : v.payload, "", [], lossy);
       result.lossy = lossy;
       result.has = { method: "method" in v, url: "url" in v, payload: "payload" in v,
                      headers: "headers" in v && v.headers !== undefined };
       try {
-        result.out = JSON.stringify({ method: v.method, url: v.url, payload: v.payload,
-                                      headers: v.headers, cancel: v.cancel });
+        result.out = JSON.stringify(whole ? v : { method: v.method, url: v.url,
+          payload: v.payload, headers: v.headers, cancel: v.cancel });
       } catch (e) {
         __dodo_fail(e);
         result.state = "error";
@@ -191,31 +199,25 @@ class _Timeout(Exception):
     """The time budget of one run is spent."""
 
 
-class Transform:
-    """A transformation's code, compiled once to check it and run fresh for every delivery."""
+_S = TypeVar("_S", bound="_Script")
 
-    def __init__(self, code: str, path: str, *, limits: Limits | None = None,
-                 env: dict[str, str] | None = None,
-                 endpoint_url: str = DEFAULT_ENDPOINT_URL,
-                 endpoint_headers: dict[str, str] | None = None) -> None:
+
+class _Script:
+    """JavaScript code compiled once to check it, then run in a fresh context per call."""
+
+    entry = "handler"
+    entry_hint = "Dodo calls `function handler(webhook) { …; return webhook; }`"
+
+    def __init__(self, code: str, path: str, *, limits: Limits | None = None) -> None:
         self.code = code
         self.path = path
         self.limits = limits or Limits()
-        self.env_json = json.dumps(env or {})
-        self.endpoint_url = endpoint_url
-        self.endpoint_headers = dict(endpoint_headers or {})
         self.static_findings: list[Finding] = []
-        if len(code) > MAX_CODE_CHARS:
-            self.static_findings.append(finding(
-                "code-too-long",
-                f"the transform is {len(code):,} characters; Dodo accepts at most "
-                f"{MAX_CODE_CHARS:,}",
-                hint="move large tables out of the code or shorten it"))
         self._load_error = self._probe()
 
     @classmethod
-    def from_file(cls, path: Path, **options: Any) -> Transform:
-        """Read a transform from a file; an unreadable or non-UTF-8 file is an InputError."""
+    def from_file(cls: type[_S], path: Path, **options: Any) -> _S:
+        """Read the code from a file; an unreadable or non-UTF-8 file is an InputError."""
         try:
             code = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -230,26 +232,16 @@ class Transform:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from None
         return cls(code, str(path), **options)
 
-    # -- running --------------------------------------------------------------------------
-
-    def run(self, webhook: Webhook) -> TransformResult:
-        """Run the handler on one webhook in a fresh context; never raises for script faults."""
-        started = time.perf_counter()
-        if self._load_error is not None:
-            return self._load_error
-        run = _Run(self)
-        return run.execute(webhook, started)
-
     def _probe(self) -> TransformResult | None:
-        """Compile the code once: syntax errors, top-level faults and a missing handler."""
+        """Compile the code once: syntax errors, top-level faults and a missing entry."""
         started = time.perf_counter()
         run = _Run(self)
         try:
             run.define()
-            if run.context.eval("typeof handler") != "function":
+            if run.context.eval(f"typeof {self.entry}") != "function":
                 return run.error_result(started, finding(
-                    "js-no-handler", "the transform defines no function named `handler`",
-                    hint="Dodo calls `function handler(webhook) { …; return webhook; }`"))
+                    "js-no-handler", f"the transform defines no function named `{self.entry}`",
+                    hint=self.entry_hint))
         except _Timeout:
             return run.timeout_result(started, "while the top-level code ran")
         except quickjs.JSException as exc:
@@ -257,10 +249,96 @@ class Transform:
         return None
 
 
+class Transform(_Script):
+    """A Dodo transformation: `handler(webhook)` with Svix semantics."""
+
+    def __init__(self, code: str, path: str, *, limits: Limits | None = None,
+                 env: dict[str, str] | None = None,
+                 endpoint_url: str = DEFAULT_ENDPOINT_URL,
+                 endpoint_headers: dict[str, str] | None = None) -> None:
+        self.env_json = json.dumps(env or {})
+        self.endpoint_url = endpoint_url
+        self.endpoint_headers = dict(endpoint_headers or {})
+        super().__init__(code, path, limits=limits)
+        if len(code) > MAX_CODE_CHARS:
+            self.static_findings.append(finding(
+                "code-too-long",
+                f"the transform is {len(code):,} characters; Dodo accepts at most "
+                f"{MAX_CODE_CHARS:,}",
+                hint="move large tables out of the code or shorten it"))
+
+    def with_endpoint(self, url: str) -> Transform:
+        """The same code seeing another endpoint URL (the target of a send)."""
+        return Transform(self.code, self.path, limits=self.limits,
+                         env=json.loads(self.env_json), endpoint_url=url,
+                         endpoint_headers=self.endpoint_headers)
+
+    def run(self, webhook: Webhook) -> TransformResult:
+        """Run the handler on one webhook in a fresh context; never raises for script faults."""
+        started = time.perf_counter()
+        if self._load_error is not None:
+            return self._load_error
+        run = _Run(self)
+
+        def start() -> None:
+            run.context.set("__dodo_body", webhook.body)
+            run.context.set("__dodo_url", self.endpoint_url)
+            run.context.set("__dodo_env", self.env_json)
+            run.call("__dodo_start(__dodo_body, __dodo_url, __dodo_env)")
+
+        report = run.execute(started, start, whole=False)
+        if isinstance(report, TransformResult):
+            return report
+        return run.output_result(started, webhook, report)
+
+
+DEFAULT_INNGEST_TRANSFORM = """\
+// Inngest's default webhook transform, as its dashboard creates it.
+function transform(evt, headers = {}, queryParams = {}, raw = "") {
+  return {
+    name: "webhook/request.received",
+    data: evt,
+  };
+};
+"""
+
+
+class InngestTransform(_Script):
+    """An Inngest webhook transform: `transform(evt, headers, queryParams, raw)` → event."""
+
+    entry = "transform"
+    entry_hint = "Inngest calls `function transform(evt, headers, queryParams, raw) { … }`"
+
+    def apply(self, body: str, headers: dict[str, str], url: str) -> TransformResult:
+        """The event Inngest would store for this request body; never raises for script faults."""
+        started = time.perf_counter()
+        if self._load_error is not None:
+            return self._load_error
+        run = _Run(self)
+        try:
+            evt = json.loads(body)
+        except json.JSONDecodeError:
+            evt = {}
+        query = {key: [value] for key, value in
+                 (part.split("=", 1) for part in urlsplit(url).query.split("&") if "=" in part)}
+        canonical = {"-".join(w.capitalize() for w in name.split("-")): value
+                     for name, value in headers.items()}
+        arguments = json.dumps([evt, canonical, query, body])
+
+        def start() -> None:
+            run.context.set("__dodo_args", arguments)
+            run.call("__dodo_start_transform(__dodo_args)")
+
+        report = run.execute(started, start, whole=True)
+        if isinstance(report, TransformResult):
+            return report
+        return run.event_result(started, url, report)
+
+
 class _Run:
     """One run of a transform in its own QuickJS context."""
 
-    def __init__(self, transform: Transform) -> None:
+    def __init__(self, transform: _Script) -> None:
         self.transform = transform
         limits = transform.limits
         self.context = quickjs.Context()
@@ -308,23 +386,22 @@ class _Run:
         """Evaluate the transform's own code (defines `handler`)."""
         self.call(self.transform.code)
 
-    def execute(self, webhook: Webhook, started: float) -> TransformResult:
-        """Define, call the handler, settle promises and timers, and read the result."""
+    def execute(self, started: float, start: Callable[[], None], *,
+                whole: bool) -> TransformResult | dict[str, Any]:
+        """Define, start the call, settle promises and timers; the script's report, or a
+        finished result when it could not run to the end."""
         try:
             self.define()
-            self.context.set("__dodo_body", webhook.body)
-            self.context.set("__dodo_url", self.transform.endpoint_url)
-            self.context.set("__dodo_env", self.transform.env_json)
-            self.call("__dodo_start(__dodo_body, __dodo_url, __dodo_env)")
+            start()
             self.settle()
-            raw = self.call("__dodo_finish()")
+            raw = self.call(f"__dodo_finish({'true' if whole else 'false'})")
         except _Timeout:
             self.read_console()
-            return self.timeout_result(started, "while the handler ran")
+            return self.timeout_result(started, f"while `{self.transform.entry}` ran")
         except quickjs.JSException as exc:
             self.read_console()
             return self.exception_result(started, str(exc), phase="run")
-        report = json.loads(raw)
+        report: dict[str, Any] = json.loads(raw)
         self.console = [ConsoleLine(level, text) for level, text in report["console"]]
         if report["state"] == "error":
             error = report["error"]
@@ -332,7 +409,22 @@ class _Run:
             if report.get("serialising"):
                 message = f"the result cannot be serialised to JSON: {message}"
             return self.exception_result(started, message + "\n" + error["stack"], phase="run")
-        return self.output_result(started, webhook, report)
+        if report["kind"] in ("undefined", "null"):
+            return self.result(started, TransformStatus.ERROR, [finding(
+                "js-no-output", f"`{self.transform.entry}` returned {report['kind']}",
+                hint="return the object on every path")])
+        if report["kind"] != "object":
+            return self.result(started, TransformStatus.ERROR, [finding(
+                "js-not-object",
+                f"`{self.transform.entry}` returned {_a(report['kind'])}, not an object",
+                hint="return an object: the webhook (Dodo) or the event (Inngest)")])
+        try:
+            report["value"] = json.loads(report["out"])
+        except RecursionError:
+            return self.result(started, TransformStatus.ERROR, [finding(
+                "js-not-object", "the returned object is nested too deeply to send as JSON",
+                hint="flatten the payload")])
+        return report
 
     def settle(self) -> None:
         """Run promise jobs and timers until the handler's result is settled."""
@@ -403,27 +495,19 @@ class _Run:
         return self.error_result(started, finding(
             "js-exception", f"{where}: {first}", hint=hint, line=line), stack)
 
+    def event_result(self, started: float, url: str,
+                     report: dict[str, Any]) -> TransformResult:
+        """The event an Inngest webhook transform returned, as the request Inngest stores."""
+        findings = _lossy(report, "event")
+        request = OutgoingRequest(method="POST", url=url, headers={}, payload=report["value"])
+        return self.result(started, TransformStatus.OK, findings, request)
+
     def output_result(self, started: float, webhook: Webhook,
                       report: dict[str, Any]) -> TransformResult:
         """Check what the handler returned and build the outgoing request."""
-        kind = report["kind"]
-        if kind in ("undefined", "null"):
-            return self.result(started, TransformStatus.ERROR, [finding(
-                "js-no-output", f"the handler returned {kind}",
-                hint="return the webhook object on every path: `return webhook;`")])
-        if kind != "object":
-            return self.result(started, TransformStatus.ERROR, [finding(
-                "js-not-object", f"the handler returned {_a(kind)}, not the webhook object",
-                hint="return the webhook object itself: `return webhook;`")])
-        try:
-            out = json.loads(report["out"])
-        except RecursionError:
-            return self.result(started, TransformStatus.ERROR, [finding(
-                "js-not-object", "the returned object is nested too deeply to send as JSON",
-                hint="flatten the payload")])
-        findings = [finding("json-lossy", f"payload{path or ' (root)'}: {what}", path=path,
-                            hint="check the field is read from the right place")
-                    for path, what in report["lossy"]]
+        assert isinstance(self.transform, Transform)
+        out = report["value"]
+        findings = _lossy(report, "payload")
         method = out.get("method", "POST") if report["has"]["method"] else "POST"
         if method not in ("POST", "PUT"):
             findings.append(finding(
@@ -459,6 +543,13 @@ class _Run:
                 hint="shape an event for this type, set webhook.cancel = true for types you "
                      "do not handle, or filter the endpoint's event types"))
         return self.result(started, TransformStatus.OK, findings, request)
+
+
+def _lossy(report: dict[str, Any], what: str) -> list[Finding]:
+    """json-lossy findings for the values the JSON round trip lost."""
+    return [finding("json-lossy", f"{what}{path or ' (root)'}: {lost}", path=path,
+                    hint="check the field is read from the right place")
+            for path, lost in report["lossy"]]
 
 
 def _a(kind: str) -> str:

@@ -57,7 +57,7 @@ def test_error_prints_no_payload(cli: RunCli, tmp_path: Path) -> None:
     result = cli("run", str(transform), str(SAMPLE), "--time-limit", "20", code=1)
     assert result.stdout == ""
     assert "js-timeout" in result.stderr
-    assert "the transform ran past the 20 ms time limit while the handler ran" in result.stderr
+    assert "the transform ran past the 20 ms time limit while `handler` ran" in result.stderr
 
 
 def test_bad_stdin_names_stdin_line_and_column(cli: RunCli) -> None:
