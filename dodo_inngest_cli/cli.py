@@ -35,7 +35,8 @@ class _Group(TyperGroup):
              complete_var: str | None = None, standalone_mode: bool = True,
              windows_expand_args: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+        debug_env = os.environ.get(DEBUG_ENV, "")
+        debug = "--debug" in argv or debug_env not in ("", "0")
         try:
             value = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
             code = value if isinstance(value, int) else ExitCode.OK
@@ -56,14 +57,26 @@ class _Group(TyperGroup):
             _error("interrupted", None)
             code = ExitCode.INTERRUPTED
         except Exception as exc:
+            if debug_env == "raise":
+                raise  # for the test suite: an unexpected error fails the test with its traceback
             if debug:
-                raise
+                _traceback(exc)
             _error(f"internal error: {type(exc).__name__}: {exc}",
                    "this is a bug in dodo-inngest; run again with --debug for the traceback")
             code = ExitCode.FAILED
         if standalone_mode:
             sys.exit(int(code))
         return code
+
+
+def _traceback(exc: BaseException) -> None:
+    """The traceback on stderr, with event keys masked."""
+    import traceback
+
+    from .masking import mask_url
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    sys.stderr.write(mask_url(text))
 
 
 def _error(message: str, hint: str | None) -> None:
@@ -286,6 +299,130 @@ def rules(
     else:
         check_codes([code])
         print_rule(out, RULES[code])
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    samples: Annotated[list[str] | None, typer.Argument(
+        help="Dodo payloads (.json files, folders, or bundled sample names) to transform and "
+             "send.", show_default=False)] = None,
+    transform: Annotated[Path | None, typer.Option(
+        "--transform", "-t", metavar="FILE", help="The Dodo transform to run first.")] = None,
+    events_file: Annotated[Path | None, typer.Option(
+        "--event", metavar="FILE",
+        help="Send ready Inngest events from this JSON file (an object or an array).")] = None,
+    url: Annotated[str | None, typer.Option(
+        "--url", metavar="URL", help="A full Event API URL, e.g. https://inn.gs/e/<key>.")]
+    = None,
+    event_key: Annotated[str | None, typer.Option(
+        "--event-key", metavar="KEY", help="The event key [env: INNGEST_EVENT_KEY].")] = None,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", metavar="URL",
+        help="The Event API origin [env: INNGEST_EVENT_API_BASE_URL, INNGEST_BASE_URL].",
+        show_default="https://inn.gs")] = None,
+    dev: Annotated[bool, typer.Option(
+        "--dev", help="Send to the Inngest Dev Server (any key) [env: INNGEST_DEV]; "
+                      "--base-url picks another one.", show_default="http://127.0.0.1:8288")]
+    = False,
+    inngest_env: Annotated[str | None, typer.Option(
+        "--inngest-env", metavar="NAME",
+        help="The branch environment, sent as x-inngest-env [env: INNGEST_ENV].")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the exact requests (key masked) and send nothing.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Send even when checks find errors.")] = False,
+    batch: Annotated[int, typer.Option(
+        "--batch", metavar="N", min=1, max=5000,
+        help="Send up to N events per request, as one array.")] = 1,
+    retries: Annotated[int, typer.Option(
+        "--retries", metavar="N", min=0, max=20,
+        help="Retries for network errors, 5xx and 429 (with backoff).")] = 5,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", min=0.1, help="Timeout per HTTP attempt.")] = 10.0,
+    wait: Annotated[float, typer.Option(
+        "--wait", metavar="SECONDS", min=0,
+        help="With --dev: wait this long for function runs and show them.")] = 0.0,
+    inngest_transform: Annotated[str | None, typer.Option(
+        "--inngest-transform", metavar="FILE|default",
+        help="Run an Inngest webhook transform after Dodo's, showing the event Inngest "
+             "stores.")] = None,
+    output_format: Annotated[Format, typer.Option(
+        "--format", "-f", help="Output format.")] = Format.text,
+    ignore: IgnoreOpt = None,
+    strict: StrictOpt = None,
+    dodo_check: DodoCheckOpt = None,
+    time_limit: TimeLimitOpt = None,
+    memory_limit: MemoryLimitOpt = None,
+    env: EnvOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Transform payloads (or take ready events), check them, and send them to Inngest.
+
+    Checks run first: an error finding blocks the send unless --force. Network errors, 5xx
+    and 429 are retried with backoff; other 4xx are not. The event key is masked in all output.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest send --dev -t payment.js payment.succeeded
+      dodo-inngest send --url "https://inn.gs/e/$INNGEST_EVENT_KEY" -t payment.js webhooks/
+      dodo-inngest send --event events.json --dry-run
+      dodo-inngest send --dev --wait 10 -t payment.js samples/webhooks/payment.succeeded.json
+    """
+    from .config import load_config
+    from .errors import InputError
+    from .forward import Forwarder, parse_events_file, resolve_target
+    from .masking import mask_url
+    from .plan import checks, load_transform, send_webhooks
+    from .sandbox import DEFAULT_INNGEST_TRANSFORM, InngestTransform
+    from .sending import Outcome, from_events, from_samples, requests, send_json
+    from .sending import send as send_requests
+
+    settings = load_config(config)
+    choices = _choices(ignore, strict, dodo_check, time_limit, memory_limit, env, None)
+    judged = checks(settings, choices)
+    target = resolve_target(url=url, event_key=event_key, base_url=base_url,
+                            dev=True if dev else None, env=inngest_env)
+    if (transform is None) == (events_file is None):
+        raise InputError("give either -t TRANSFORM with payloads, or --event FILE",
+                         hint="dodo-inngest send --dev -t payment.js payment.succeeded")
+    if events_file is not None:
+        if samples:
+            raise InputError("--event FILE sends ready events; it takes no payloads",
+                             hint="drop the payload arguments, or use -t TRANSFORM")
+        try:
+            text = events_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{events_file}: cannot read: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+        prepared = from_events(parse_events_file(text, str(events_file)), str(events_file),
+                               judged, target)
+    else:
+        assert transform is not None
+        inngest = None
+        if inngest_transform == "default":
+            inngest = InngestTransform(DEFAULT_INNGEST_TRANSFORM, "<inngest default transform>")
+        elif inngest_transform:
+            inngest = InngestTransform.from_file(Path(inngest_transform))
+        prepared = from_samples(load_transform(transform, settings, choices),
+                                send_webhooks(samples or []), judged, target, inngest)
+    planned = requests(prepared, batch=batch)
+    debug = bool(ctx.find_root().params.get("debug"))
+    blocked = any(p.blocking for p in prepared) and not force and not dry_run
+
+    from .render import make_console, print_json, print_send
+
+    out, err = make_console(), make_console(stderr=True)
+    log = (lambda line: err.print(f"debug: {mask_url(line)}", soft_wrap=True)) if debug else None
+    with Forwarder(timeout=timeout, retries=retries, log=log) as forwarder:
+        sent = [] if dry_run or blocked else send_requests(
+            planned, forwarder, target, wait_s=wait if target.dev else 0.0)
+        outcome = Outcome(prepared, planned, sent, dry_run=dry_run, blocked=blocked)
+        if output_format is Format.json:
+            print_json(out, send_json(outcome, target, forwarder))
+        else:
+            print_send(out, err, outcome, target, forwarder)
+    return ExitCode.OK if outcome.ok else ExitCode.FAILED
 
 
 samples_app = typer.Typer(

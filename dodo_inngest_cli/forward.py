@@ -268,13 +268,13 @@ def _interpret(response: httpx.Response, count: int, target: Target,
     error = str(document.get("error") or document.get("message") or "")
     if status == 200 and not error:
         return SendResult("accepted", status, ids, "", "", attempts, duration_ms)
-    hint = _status_hint(status, target)
+    hint = _status_hint(status, error, target)
     outcome = "partial" if any(ids) else ("rejected" if 400 <= status < 500 else "failed")
     return SendResult(outcome, status, ids, error or f"HTTP {status}", hint, attempts,
                       duration_ms)
 
 
-def _status_hint(status: int, target: Target) -> str:
+def _status_hint(status: int, error: str, target: Target) -> str:
     if status in (401, 404):
         where = "the Dev Server accepts any key" if target.dev else \
             "check the key and its environment (x-inngest-env / INNGEST_ENV), or use --dev " \
@@ -284,7 +284,7 @@ def _status_hint(status: int, target: Target) -> str:
         return "Inngest rejected the event; 'dodo-inngest rules' explains the contract"
     if status == 413:
         return "the event is over your plan's size limit (256 KiB on Free)"
-    if status == 503:
+    if status == 503 and "Event keys are required" in error:
         return "a self-hosted Inngest needs event keys configured (inngest start --event-key)"
     if status == 429 or status >= 500:
         return "Inngest kept failing; the retries ran out (--retries raises them)"

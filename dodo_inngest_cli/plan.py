@@ -98,3 +98,20 @@ def test_plan(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
 def _event_filters(config: Config) -> dict[Path, tuple[str, ...] | None]:
     return {config.path(entry.file).resolve(): tuple(entry.events) if entry.events else None
             for entry in config.settings.transforms}
+
+
+def send_webhooks(items: Sequence[str]) -> list[Webhook]:
+    """Payloads to send: .json files, folders of them, or bundled sample names."""
+    if not items:
+        raise InputError("no payload to send",
+                         hint="name .json files or folders, or bundled samples such as "
+                              "payment.succeeded")
+    webhooks: list[Webhook] = []
+    for item in items:
+        path = Path(item)
+        if path.exists() or path.suffix == ".json":
+            webhooks += [read_webhook(shown(p)) for p in payload_files([path])]
+        else:
+            sample = library.find(item)
+            webhooks.append(read_webhook(shown(sample.path)))
+    return webhooks

@@ -19,7 +19,9 @@ from .report import Summary
 from .rules import Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from .forward import Forwarder, Target
     from .library import Sample
+    from .sending import Outcome
 
 STATUS_STYLE = {
     Status.PASSED: "green", Status.FAILED: "bold red", Status.ERROR: "bold magenta",
@@ -191,3 +193,67 @@ def print_json(console: Console, document: Any) -> None:
         console.print(Syntax(text, "json", background_color="default"), soft_wrap=True)
     else:
         console.out(text, highlight=False)
+
+
+SEND_STYLE = {"accepted": "green", "rejected": "bold red", "failed": "bold red",
+              "cancelled": "cyan", "error": "bold magenta", "blocked": "yellow",
+              "dry-run": "dim"}
+
+
+def print_send(out: Console, err: Console, outcome: Outcome, target: Target,
+               forwarder: Forwarder) -> None:
+    """A send for people: findings and problems on stderr; requests, events, summary on stdout."""
+    from .sending import dry_run_headers
+
+    for item in outcome.prepared:
+        shown = [f for f in item.findings if f.severity is not Severity.INFO or item.blocking]
+        if shown:
+            head = Text(f"{item.source}: ", style="bold")
+            head.append(item.status.value, style=STATUS_STYLE[item.status])
+            err.print(head, soft_wrap=True)
+            err.print(findings_grid(shown))
+    if outcome.blocked:
+        count = sum(p.blocking for p in outcome.prepared)
+        print_error(err, f"{count} of {len(outcome.prepared)} payloads have error findings; "
+                         "nothing was sent", "fix them, or --force to send anyway")
+        return
+    for item in outcome.prepared:
+        if item.stored is not None:
+            out.print(Text(f"{item.source}: Inngest stores", style="bold"), soft_wrap=True)
+            out.print(Syntax(json.dumps(item.stored, indent=2, ensure_ascii=False), "json",
+                             background_color="default"))
+    if outcome.dry_run:
+        for request in outcome.planned:
+            out.print(Text(f"{request.method} {mask_url(request.url)}", style="bold"),
+                      soft_wrap=True)
+            for name, value in dry_run_headers(forwarder, target, request).items():
+                out.print(f"{name}: {mask_url(value)}", soft_wrap=True, markup=False)
+            out.print(Syntax(json.dumps(request.payload, indent=2, ensure_ascii=False), "json",
+                             background_color="default"))
+            out.print()
+    rows = outcome.rows()
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for column in ("Source", "Event", "Inngest id", "Status", "Attempts"):
+        table.add_column(column, no_wrap=column != "Source", overflow="fold")
+    for row in rows:
+        table.add_row(Path(row.source).name, row.name, row.event_id,
+                      Text(row.status, style=SEND_STYLE[row.status]),
+                      str(row.attempts) if row.attempts else "")
+    out.print(table)
+    for row in rows:
+        if row.error:
+            print_error(err, f"{row.source}: {row.error}", row.hint or None)
+    for sent in outcome.sent:
+        for event_id, runs in sent.runs.items():
+            if runs:
+                for run in runs:
+                    out.print(f"{event_id}: run {run.get('run_id', '?')} of function "
+                              f"{run.get('function_id', '?')}: {run.get('status', '?')}",
+                              soft_wrap=True, markup=False)
+            else:
+                err.print(Text(f"warning: no function run started for {event_id}: is your "
+                               "app synced with the Dev Server, and does a function trigger "
+                               "on this event name?", style="yellow"), soft_wrap=True)
+    counts = outcome.summary()
+    parts = [f"{n} {status}" for status, n in counts.items() if n]
+    out.print(Text(", ".join(parts) + f" → {target.shown}"), soft_wrap=True)

@@ -26,8 +26,10 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> RunCli:
     """Invoke `dodo-inngest` in-process; unexpected exceptions propagate, never swallowed."""
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.setenv("DODO_INNGEST_DEBUG", "1")
-    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setenv("DODO_INNGEST_DEBUG", "raise")
+    for name in ("FORCE_COLOR", "INNGEST_EVENT_KEY", "INNGEST_DEV", "INNGEST_BASE_URL",
+                 "INNGEST_EVENT_API_BASE_URL", "INNGEST_ENV", "DODO_PAYMENTS_WEBHOOK_KEY"):
+        monkeypatch.delenv(name, raising=False)
     runner = CliRunner()
 
     def run(*args: str, code: int | None = None, stdin: str | None = None) -> Result:
