@@ -7,6 +7,7 @@ Heavy modules (QuickJS, pydantic, the pipeline) are imported inside the commands
 from __future__ import annotations
 
 import enum
+import json
 import os
 import sys
 import time
@@ -113,7 +114,7 @@ def _root(
 
 
 class Format(str, enum.Enum):
-    """Report formats of `test`."""
+    """Output formats of `send`."""
 
     text = "text"
     json = "json"
@@ -152,6 +153,15 @@ def _choices(ignore: list[str] | None, strict: bool | None, dodo_check: bool | N
                    endpoint_url=endpoint_url)
 
 
+class ReportFormat(str, enum.Enum):
+    """Report formats of `test`."""
+
+    text = "text"
+    json = "json"
+    junit = "junit"
+    github = "github"
+
+
 @app.command()
 def test(
     paths: Annotated[list[Path] | None, typer.Argument(
@@ -165,11 +175,31 @@ def test(
     event: Annotated[list[str] | None, typer.Option(
         "--event", metavar="GLOB", help="Only payloads of these event types, e.g. 'payment.*'.")]
     = None,
-    output_format: Annotated[Format, typer.Option(
-        "--format", "-f", help="Report format: text for people, json for machines.")]
-    = Format.text,
+    output_format: Annotated[ReportFormat, typer.Option(
+        "--format", "-f",
+        help="text for people, json for machines, junit for CI test reports, github for "
+             "workflow annotations.")] = ReportFormat.text,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Write the report to FILE; the text summary still goes to the terminal.")] = None,
     show_output: Annotated[bool, typer.Option(
         "--show-output", help="Show each outgoing request and the console lines.")] = False,
+    snapshots: Annotated[Path | None, typer.Option(
+        "--snapshots", metavar="DIR",
+        help="Compare each request with its snapshot in DIR [config: snapshots].")] = None,
+    update_snapshots: Annotated[bool, typer.Option(
+        "--update-snapshots", help="Write new and changed snapshots, and say what changed.")]
+    = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Delete snapshots no transform × sample matched.")] = False,
+    schemas: Annotated[Path | None, typer.Option(
+        "--schemas", metavar="DIR",
+        help="Validate each event's data with DIR/<event name>.json [config: schemas].")]
+    = None,
+    triggers: Annotated[Path | None, typer.Option(
+        "--triggers", metavar="FILE",
+        help="The Inngest functions events must reach: JSON or TOML list of {function, event, "
+             "expression?} [config: triggers].")] = None,
     ignore: IgnoreOpt = None,
     strict: StrictOpt = None,
     dodo_check: DodoCheckOpt = None,
@@ -181,41 +211,88 @@ def test(
 ) -> int:
     """Run transforms over sample payloads and check every result against Inngest's contract.
 
-    With no paths, the transforms and samples listed in the config are used.
+    With no paths, the transforms and samples listed in the config are used; with no samples
+    anywhere, the bundled library.
 
     [bold]Examples[/bold]
 
       dodo-inngest test
       dodo-inngest test -t payment.js -s samples/webhooks --event 'payment.*'
-      dodo-inngest test payment.js webhooks/ --format json > report.json
+      dodo-inngest test --snapshots tests/snapshots --update-snapshots
+      dodo-inngest test --format junit --output report.xml
     """
     from .config import load_config
     from .pipeline import run_plan
-    from .plan import checks, test_plan
-    from .report import Summary, report_json
+    from .plan import checks, expectations, test_plan
+    from .report import Summary, github_annotations, junit_xml, report_json
 
     started = time.perf_counter()
     settings = load_config(config)
     choices = _choices(ignore, strict, dodo_check, time_limit, memory_limit, env, endpoint_url)
     judged = checks(settings, choices)
+    expect = expectations(settings, snapshots=snapshots, update=update_snapshots,
+                          schemas=schemas, triggers=triggers)
     plan, webhooks = test_plan(settings, choices, paths=paths or (), transforms=transform or (),
                                samples=samples or (), events=event or ())
-    results = run_plan(plan, webhooks, judged)
+    results = run_plan(plan, webhooks, judged, expect=expect)
+    store = expect.snapshots
+    pruned = store.prune() if store and prune else []
+    orphans = store.orphans() if store else []
     summary = Summary.of(results)
-    from .render import make_console, print_details, print_json, results_tables, summary_line
+    seconds = time.perf_counter() - started
 
-    out = make_console()
-    if output_format is Format.json:
-        print_json(out, report_json(results))
+    from .render import make_console, print_json, print_snapshots, print_text_report
+
+    terminal = make_console()
+    if output_format is ReportFormat.text:
+        if output is not None:
+            with _open_output(output) as handle:
+                print_text_report(make_console(file=handle), results, summary, seconds,
+                                  show_output=show_output)
+        print_text_report(terminal, results, summary, seconds, show_output=show_output)
+        if store is not None:
+            print_snapshots(terminal, store, orphans, pruned)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            terminal.out(github_annotations(results), end="", highlight=False)
+        return ExitCode.OK if summary.ok else ExitCode.FAILED
+    document: Any = None
+    if output_format is ReportFormat.json:
+        document = report_json(results)
+        if store is not None:
+            document["snapshots"] = store.report(orphans, pruned)
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    elif output_format is ReportFormat.junit:
+        text = junit_xml(results, seconds=seconds)
     else:
-        for index, table in enumerate(results_tables(results)):
-            if index:
-                out.print()
-            out.print(table)
-        print_details(out, results, show_output=show_output)
-        out.print()
-        out.print(summary_line(summary, time.perf_counter() - started))
+        text = github_annotations(results)
+    if output is not None:
+        with _open_output(output) as handle:
+            handle.write(text)
+        terminal.print(summary_text(summary, seconds, output), soft_wrap=True)
+    elif document is not None:
+        print_json(terminal, document)
+    else:
+        terminal.out(text, end="", highlight=False)
     return ExitCode.OK if summary.ok else ExitCode.FAILED
+
+
+def _open_output(path: Path) -> Any:
+    from .errors import InputError
+
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the report: {exc.strerror}",
+                         hint="check the folder exists and is writable") from None
+
+
+def summary_text(summary: Any, seconds: float, output: Path) -> Any:
+    """The one-line summary, naming where the report went."""
+    from .render import summary_line
+
+    line = summary_line(summary, seconds)
+    line.append(f"; report written to {output}")
+    return line
 
 
 @app.command()
@@ -506,6 +583,58 @@ def samples_export(
 
     written = export(folder, events=event or (), variants=variants, force=force)
     make_console(stderr=True).print(f"wrote {len(written)} files to {folder}", soft_wrap=True)
+
+
+schema_app = typer.Typer(
+    cls=TyperGroup, no_args_is_help=True, rich_markup_mode="rich",
+    help="JSON Schemas for the events your transforms send.")
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("infer")
+def schema_infer(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Transforms (.js), payloads (.json) and folders of them.", show_default=False)]
+    = None,
+    schemas: Annotated[Path, typer.Option(
+        "--schemas", metavar="DIR", help="Where to write DIR/<event name>.json.")]
+    = Path("schemas"),
+    transform: Annotated[list[Path] | None, typer.Option(
+        "--transform", "-t", metavar="FILE", help="A transform (repeatable).")] = None,
+    samples: Annotated[list[Path] | None, typer.Option(
+        "--samples", "-s", metavar="PATH", help="A payload file or folder (repeatable).")]
+    = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing schemas.")]
+    = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a starting JSON Schema for the data of each event the transforms send now.
+
+    Runs the same transforms × samples as `test`, and merges what each event name carried
+    (types, and the fields present every time as required). Edit the result to taste.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest schema infer --schemas schemas
+      dodo-inngest schema infer -t payment.js -s samples/webhooks --schemas schemas
+    """
+    from .config import load_config
+    from .pipeline import Checks, run_plan
+    from .plan import test_plan
+    from .render import make_console
+    from .schemas import write_schemas
+
+    settings = load_config(config)
+    plan, webhooks = test_plan(settings, _choices(None, None, None, None, None, None, None),
+                               paths=paths or (), transforms=transform or (),
+                               samples=samples or ())
+    results = run_plan(plan, webhooks, Checks(dodo_check=False))
+    written = write_schemas(schemas, [r.request.payload for r in results
+                                      if r.request is not None and r.status.value == "passed"],
+                            force=force)
+    err = make_console(stderr=True)
+    for path in written:
+        err.print(f"wrote {path}", soft_wrap=True, markup=False)
 
 
 def main() -> None:

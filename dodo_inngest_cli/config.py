@@ -39,6 +39,14 @@ class Settings(_Model):
     ignore: list[str] = Field(default_factory=list)
     strict: bool = False
     dodo_check: bool = True
+    snapshots: str | None = None
+    """Folder of snapshots."""
+    snapshot_ignore: list[str] = Field(default_factory=list)
+    """JSON-pointer patterns of volatile values snapshots do not compare."""
+    schemas: str | None = None
+    """Folder of JSON Schemas per event name."""
+    triggers: str | None = None
+    """File of Inngest function triggers."""
     endpoint_url: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     time_limit: float = Field(default=100.0, gt=0)

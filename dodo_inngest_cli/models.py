@@ -101,6 +101,10 @@ class Result:
     findings: list[Finding]
     console: list[ConsoleLine]
     duration_ms: float
+    changes: list[Any] = dataclasses.field(default_factory=list)
+    """Snapshot differences (snapshots.Change), when a snapshot was compared."""
+    triggers: list[Any] | None = None
+    """The functions the events trigger (triggers.Match), when triggers were declared."""
 
     @property
     def warnings(self) -> list[Finding]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .inngest import check_payload
 from .models import Result, Status, TransformStatus, Webhook, matches
 from .rules import Finding, Severity
 from .sandbox import Transform
+from .schemas import SchemaSet
+from .snapshots import SnapshotStore, document
+from .triggers import Trigger, check_triggers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +25,15 @@ class Checks:
     """Validate each Dodo body against the official models."""
     now_ms: int | None = None
     """The time `ts-future` compares against; None means now."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectations:
+    """What the results must also satisfy: snapshots, event schemas, function triggers."""
+
+    snapshots: SnapshotStore | None = None
+    schemas: SchemaSet | None = None
+    triggers: list[Trigger] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +58,8 @@ def check_input(webhook: Webhook, checks: Checks) -> list[Finding]:
 
 
 def evaluate(transform: Transform, webhook: Webhook, checks: Checks,
-             inputs: list[Finding] | None = None) -> Result:
+             inputs: list[Finding] | None = None,
+             expect: Expectations | None = None) -> Result:
     """Run one transform on one webhook and judge every finding.
 
     inputs are the webhook's own findings when already known (see check_input).
@@ -53,14 +67,28 @@ def evaluate(transform: Transform, webhook: Webhook, checks: Checks,
     outcome = transform.run(webhook)
     findings = [*(check_input(webhook, checks) if inputs is None else inputs), *outcome.findings]
     passthrough = any(f.code == "passthrough" for f in outcome.findings)
-    if outcome.status is TransformStatus.OK and outcome.request and not passthrough:
+    sent = outcome.status is TransformStatus.OK and outcome.request is not None \
+        and not passthrough
+    changes: list[Any] = []
+    matches: list[Any] | None = None
+    if sent and outcome.request is not None:
         findings += check_payload(outcome.request.payload, now_ms=checks.now_ms)
+        if expect and expect.schemas:
+            findings += expect.schemas.check(outcome.request.payload)
+        if expect and expect.triggers is not None:
+            found, matches = check_triggers(expect.triggers, outcome.request.payload)
+            findings += found
+    if expect and expect.snapshots and outcome.status is not TransformStatus.ERROR:
+        current = document(outcome.request,
+                           cancelled=outcome.status is TransformStatus.CANCELLED)
+        found, changes = expect.snapshots.check(transform.path, webhook.name, current)
+        findings += found
     findings = [f for f in findings if f.code not in checks.ignore]
     return Result(
         transform=transform.path, sample=webhook.name, source=webhook.source,
         event_type=webhook.event_type, status=_status(outcome.status, findings, checks),
         request=outcome.request, findings=findings, console=outcome.console,
-        duration_ms=outcome.duration_ms)
+        duration_ms=outcome.duration_ms, changes=changes, triggers=matches)
 
 
 def skipped(transform: Transform, webhook: Webhook) -> Result:
@@ -71,7 +99,8 @@ def skipped(transform: Transform, webhook: Webhook) -> Result:
 
 
 def run_plan(plan: Sequence[Planned], webhooks: Sequence[Webhook], checks: Checks,
-             on_result: Callable[[Result], None] | None = None) -> list[Result]:
+             on_result: Callable[[Result], None] | None = None,
+             expect: Expectations | None = None) -> list[Result]:
     """Every planned transform on every webhook, in order, skipping filtered-out types."""
     results: list[Result] = []
     inputs: dict[int, list[Finding]] = {}
@@ -80,7 +109,7 @@ def run_plan(plan: Sequence[Planned], webhooks: Sequence[Webhook], checks: Check
             if planned.handles(webhook.event_type):
                 if index not in inputs:
                     inputs[index] = check_input(webhook, checks)
-                result = evaluate(planned.transform, webhook, checks, inputs[index])
+                result = evaluate(planned.transform, webhook, checks, inputs[index], expect)
             else:
                 result = skipped(planned.transform, webhook)
             results.append(result)

@@ -11,10 +11,13 @@ from . import library
 from .config import Config
 from .errors import InputError
 from .models import Webhook, matches
-from .pipeline import Checks, Planned
+from .pipeline import Checks, Expectations, Planned
 from .rules import check_codes
 from .sandbox import DEFAULT_ENDPOINT_URL, Limits, Transform
+from .schemas import SchemaSet
+from .snapshots import SnapshotStore
 from .sources import payload_files, read_webhook, shown, split_paths
+from .triggers import load_triggers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,3 +118,19 @@ def send_webhooks(items: Sequence[str]) -> list[Webhook]:
             sample = library.find(item)
             webhooks.append(read_webhook(shown(sample.path)))
     return webhooks
+
+
+def expectations(config: Config, *, snapshots: Path | None = None, update: bool = False,
+                 schemas: Path | None = None, triggers: Path | None = None) -> Expectations:
+    """Snapshots, schemas and triggers from flags, else from the config."""
+    settings = config.settings
+    snapshot_root = snapshots or (config.path(settings.snapshots) if settings.snapshots
+                                  else None)
+    schema_root = schemas or (config.path(settings.schemas) if settings.schemas else None)
+    trigger_file = triggers or (config.path(settings.triggers) if settings.triggers else None)
+    return Expectations(
+        snapshots=SnapshotStore(snapshot_root, update=update,
+                                ignore=tuple(settings.snapshot_ignore)) if snapshot_root
+        else None,
+        schemas=SchemaSet(schema_root) if schema_root else None,
+        triggers=load_triggers(trigger_file) if trigger_file else None)

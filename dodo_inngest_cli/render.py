@@ -31,9 +31,51 @@ SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.IN
 SEVERITY_MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
 
 
-def make_console(*, stderr: bool = False) -> Console:
-    """A console for this run: colour only on a terminal and without NO_COLOR."""
+def make_console(*, stderr: bool = False, file: Any = None) -> Console:
+    """A console for this run: colour only on a terminal and without NO_COLOR; a file gets
+    plain text at a fixed width."""
+    if file is not None:
+        return Console(file=file, width=100, no_color=True, highlight=False, emoji=False,
+                       color_system=None)
     return Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=False)
+
+
+def print_text_report(console: Console, results: Sequence[Result], summary: Summary,
+                      seconds: float, *, show_output: bool) -> None:
+    """The whole text report of `test`: tables, details, summary."""
+    for index, table in enumerate(results_tables(results)):
+        if index:
+            console.print()
+        console.print(table)
+    print_details(console, results, show_output=show_output)
+    console.print()
+    console.print(summary_line(summary, seconds))
+
+
+CHANGE_STYLE = {"added": "green", "removed": "red", "changed": "yellow"}
+
+
+def change_lines(changes: Sequence[Any], *, indent: str = "    ") -> list[Text]:
+    """Snapshot differences, one per line: + added, - removed, ~ old → new."""
+    return [Text(f"{indent}{change}", style=CHANGE_STYLE[change.kind]) for change in changes]
+
+
+def print_snapshots(console: Console, store: Any, orphans: Sequence[Path],
+                    pruned: Sequence[Path]) -> None:
+    """What --update-snapshots wrote and changed, and the snapshots nothing matched."""
+    for path in store.written:
+        console.print(Text(f"snapshot written: {path}", style="green"), soft_wrap=True)
+    for path, changes in store.updated:
+        console.print(Text(f"snapshot updated: {path}", style="yellow"), soft_wrap=True)
+        for line in change_lines(changes):
+            console.print(line, soft_wrap=True)
+    for path in pruned:
+        console.print(Text(f"snapshot pruned: {path}", style="red"), soft_wrap=True)
+    if orphans:
+        console.print(Text(f"{len(orphans)} snapshot(s) matched by no transform × sample "
+                           "(--prune deletes them):", style="yellow"), soft_wrap=True)
+        for path in orphans:
+            console.print(f"  {path}", soft_wrap=True, markup=False)
 
 
 def results_tables(results: Sequence[Result]) -> list[Table]:
@@ -89,13 +131,19 @@ def print_details(console: Console, results: Sequence[Result], *, show_output: b
         notable = [f for f in result.findings if f.severity is not Severity.INFO]
         failed = result.status in (Status.FAILED, Status.ERROR)
         has_output = show_output and result.request is not None
-        if not (notable or failed or has_output):
+        if not (notable or failed or has_output or result.changes or result.triggers):
             continue
         console.print()
         head = Text(f"{result.transform} × {result.sample}: ", style="bold")
         head.append(result.status.value, style=STATUS_STYLE[result.status])
         console.print(head)
         console.print(findings_grid(result.findings if failed or show_output else notable))
+        for line in change_lines(result.changes):
+            console.print(line, soft_wrap=True)
+        if result.triggers is not None:
+            functions = ", ".join(m.function + ("?" if m.matched is None else "")
+                                  for m in result.triggers) or "none"
+            console.print(Text(f"  → functions: {functions}", style="cyan"), soft_wrap=True)
         if failed or show_output:
             for line in console_lines(result.console):
                 console.print(line)

@@ -8,6 +8,7 @@ from typing import Any
 
 from .masking import mask_url
 from .models import Result, Status
+from .rules import Finding
 
 REPORT_VERSION = 1
 
@@ -47,7 +48,7 @@ def result_json(result: Result) -> dict[str, Any]:
     if result.request is not None:
         request = result.request.to_json()
         request["url"] = mask_url(request["url"])
-    return {
+    document: dict[str, Any] = {
         "transform": result.transform,
         "sample": result.source,
         "event_type": result.event_type,
@@ -57,6 +58,13 @@ def result_json(result: Result) -> dict[str, Any]:
         "console": [{"level": line.level, "text": line.text} for line in result.console],
         "duration_ms": round(result.duration_ms, 3),
     }
+    if result.changes:
+        for entry in document["findings"]:
+            if entry["code"] == "snapshot-mismatch":
+                entry["diff"] = [change.to_json() for change in result.changes]
+    if result.triggers is not None:
+        document["triggers"] = [match.to_json() for match in result.triggers]
+    return document
 
 
 def report_json(results: Sequence[Result]) -> dict[str, Any]:
@@ -65,3 +73,79 @@ def report_json(results: Sequence[Result]) -> dict[str, Any]:
     counts = dataclasses.asdict(summary)
     return {"version": REPORT_VERSION, "ok": summary.ok, "summary": counts,
             "results": [result_json(result) for result in results]}
+
+
+def junit_xml(results: Sequence[Result], *, seconds: float) -> str:
+    """A JUnit report: a testsuite per transform, a testcase per sample, failures carrying
+    the findings (readable by GitHub, GitLab and Jenkins)."""
+    from xml.etree import ElementTree as ET
+
+    summary = Summary.of(results)
+    root = ET.Element("testsuites", name="dodo-inngest", tests=str(summary.total),
+                      failures=str(summary.failed), errors=str(summary.errors),
+                      skipped=str(summary.skipped), time=f"{seconds:.3f}")
+    suites: dict[str, ET.Element] = {}
+    for result in results:
+        suite = suites.get(result.transform)
+        if suite is None:
+            suite = suites[result.transform] = ET.SubElement(
+                root, "testsuite", name=result.transform, tests="0", failures="0", errors="0",
+                skipped="0", time="0")
+        suite.set("tests", str(int(suite.get("tests", "0")) + 1))
+        suite.set("time", f"{float(suite.get('time', '0')) + result.duration_ms / 1000:.3f}")
+        case = ET.SubElement(suite, "testcase", classname=result.transform,
+                             name=result.sample, file=result.transform,
+                             time=f"{result.duration_ms / 1000:.3f}")
+        details = "\n".join(_finding_text(f) for f in result.findings)
+        codes = " ".join(f.code for f in result.findings if f.severity.value == "error")
+        if result.status is Status.FAILED:
+            suite.set("failures", str(int(suite.get("failures", "0")) + 1))
+            failure = ET.SubElement(case, "failure", type=codes or "warnings",
+                                    message=f"{result.sample}: {codes or 'warnings (strict)'}")
+            failure.text = details
+        elif result.status is Status.ERROR:
+            suite.set("errors", str(int(suite.get("errors", "0")) + 1))
+            error = ET.SubElement(case, "error", type=codes, message=f"{result.sample}: {codes}")
+            error.text = details
+        elif result.status is Status.SKIPPED:
+            suite.set("skipped", str(int(suite.get("skipped", "0")) + 1))
+            ET.SubElement(case, "skipped", message="excluded by the transform's event filter")
+        elif details:
+            ET.SubElement(case, "system-out").text = details
+        if result.console:
+            ET.SubElement(case, "system-err").text = "\n".join(
+                f"console.{line.level}: {line.text}" for line in result.console)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") \
+        + "\n"
+
+
+def _finding_text(item: Finding) -> str:
+    text = f"{item.severity.value} {item.code} {item.path}: {mask_url(item.message)}"
+    return text + (f"\n  hint: {item.hint}" if item.hint else "")
+
+
+def github_annotations(results: Sequence[Result]) -> str:
+    """GitHub Actions workflow commands: an ::error or ::warning per finding, at the transform
+    file (and line, when the finding has one)."""
+    lines = []
+    for result in results:
+        for item in result.findings:
+            if item.severity.value == "info":
+                continue
+            level = "error" if item.severity.value == "error" else "warning"
+            props = f"file={_gh_property(result.transform)}"
+            if item.line:
+                props += f",line={item.line}"
+            props += f",title={_gh_property(f'{item.code} ({result.sample})')}"
+            message = mask_url(item.message) + (f" Hint: {item.hint}" if item.hint else "")
+            lines.append(f"::{level} {props}::{_gh_data(message)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")

@@ -196,6 +196,26 @@ _CATALOGUE = [
          "Inngest still accepts `user` but recommends putting user fields in `data` "
          "(with encryption middleware for personal data).",
          "data: { customer_email: p.customer.email }"),
+    # -- expectations -------------------------------------------------------------------------
+    Rule("schema-mismatch", E, "expect", "The event's data does not match its JSON Schema.",
+         "The schema for this event name (in --schemas DIR) rejects what the transform sends: "
+         "a missing field, a wrong type. The finding names the JSON path and the schema's "
+         "message.", ""),
+    Rule("snapshot-mismatch", E, "expect", "The request differs from its snapshot.",
+         "The outgoing request (method, URL, headers, payload) is not what the snapshot in "
+         "--snapshots DIR recorded. The finding lists the JSON paths added, removed and changed; "
+         "--update-snapshots records the new request when the change is intended.", ""),
+    Rule("snapshot-missing", W, "expect", "No snapshot was recorded for this pair yet.",
+         "Run with --update-snapshots to record the current request as the expected one.", ""),
+    Rule("no-trigger", E, "expect", "The event triggers none of the declared functions.",
+         "No trigger in --triggers FILE matches the event name (exactly, or with a wildcard "
+         "after '/' or '.', anchored at the start) and passes its expression, so no Inngest "
+         "function would run. `payment.*` does not match `dodo/payment.succeeded`.",
+         "[[triggers]]\nfunction = \"fulfil-order\"\nevent = \"dodo/payment.*\""),
+    Rule("trigger-unknown", W, "expect", "A trigger's expression could not be evaluated.",
+         "The event name matches, but its CEL expression could not be evaluated here (a field "
+         "it reads is absent, or a function the library lacks), so whether the function runs "
+         "is unknown.", ""),
     # -- the Dodo input ---------------------------------------------------------------------
     Rule("dodo-unknown-type", W, "dodo", "The payload's event type is not one Dodo sends.",
          "The body's `type` is not among the event types of the official `dodopayments` SDK. "

@@ -178,7 +178,8 @@ def test_console_lines_of_a_failed_run_are_shown(cli: RunCli, in_tmp: Path) -> N
     pytest.param(
         lambda d: None, ["-t", PAYMENT, "--format", "xml"],
         "error: Invalid value for '--format' / '-f': Value error, 'xml' is not one of 'text', "
-        "'json'.\nhint: see 'dodo-inngest test --help'\n", id="unknown-format"),
+        "'json', 'junit', 'github'.\nhint: see 'dodo-inngest test --help'\n",
+        id="unknown-format"),
     pytest.param(
         lambda d: None, ["-t", PAYMENT, "--ignore", "ts-in-second"],
         "error: unknown rule code 'ts-in-second' in --ignore\n"

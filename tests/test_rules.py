@@ -95,7 +95,9 @@ def check(code: str, webhook: Webhook = PAYMENT) -> Result:
 
 
 def test_every_rule_has_a_trigger() -> None:
-    assert sorted([*TRIGGERS, *INPUT_TRIGGERS]) == sorted(RULES)
+    from test_expect import EXPECTATION_RULES
+
+    assert sorted([*TRIGGERS, *INPUT_TRIGGERS, *EXPECTATION_RULES]) == sorted(RULES)
 
 
 @pytest.mark.parametrize("code", sorted(INPUT_TRIGGERS))
