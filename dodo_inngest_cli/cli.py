@@ -138,6 +138,28 @@ EndpointOpt = Annotated[str | None, typer.Option(
 DodoCheckOpt = Annotated[bool | None, typer.Option(
     "--dodo-check/--no-dodo-check",
     help="Validate payloads against the official Dodo models.", show_default="on")]
+UrlOpt = Annotated[str | None, typer.Option(
+    "--url", metavar="URL", help="A full Event API URL, e.g. https://inn.gs/e/<key>.")]
+EventKeyOpt = Annotated[str | None, typer.Option(
+    "--event-key", metavar="KEY", help="The event key [env: INNGEST_EVENT_KEY].")]
+BaseUrlOpt = Annotated[str | None, typer.Option(
+    "--base-url", metavar="URL",
+    help="The Event API origin [env: INNGEST_EVENT_API_BASE_URL, INNGEST_BASE_URL].",
+    show_default="https://inn.gs")]
+DevOpt = Annotated[bool, typer.Option(
+    "--dev", help="Send to the Inngest Dev Server (any key) [env: INNGEST_DEV]; "
+                  "--base-url picks another one.", show_default="http://127.0.0.1:8288")]
+InngestEnvOpt = Annotated[str | None, typer.Option(
+    "--inngest-env", metavar="NAME",
+    help="The branch environment, sent as x-inngest-env [env: INNGEST_ENV].")]
+RetriesOpt = Annotated[int, typer.Option(
+    "--retries", metavar="N", min=0, max=20,
+    help="Retries for network errors, 5xx and 429 (with backoff).")]
+TimeoutOpt = Annotated[float, typer.Option(
+    "--timeout", metavar="SECONDS", min=0.1, help="Timeout per HTTP attempt.")]
+SecretOpt = Annotated[str | None, typer.Option(
+    "--secret", metavar="WHSEC", envvar="DODO_PAYMENTS_WEBHOOK_KEY", show_envvar=True,
+    help="Dodo's webhook signing secret (whsec_…); never printed.", show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", metavar="FILE",
     help="Config file.", show_default="dodo-inngest.toml or pyproject.toml, found upward")]
@@ -389,22 +411,11 @@ def send(
     events_file: Annotated[Path | None, typer.Option(
         "--event", metavar="FILE",
         help="Send ready Inngest events from this JSON file (an object or an array).")] = None,
-    url: Annotated[str | None, typer.Option(
-        "--url", metavar="URL", help="A full Event API URL, e.g. https://inn.gs/e/<key>.")]
-    = None,
-    event_key: Annotated[str | None, typer.Option(
-        "--event-key", metavar="KEY", help="The event key [env: INNGEST_EVENT_KEY].")] = None,
-    base_url: Annotated[str | None, typer.Option(
-        "--base-url", metavar="URL",
-        help="The Event API origin [env: INNGEST_EVENT_API_BASE_URL, INNGEST_BASE_URL].",
-        show_default="https://inn.gs")] = None,
-    dev: Annotated[bool, typer.Option(
-        "--dev", help="Send to the Inngest Dev Server (any key) [env: INNGEST_DEV]; "
-                      "--base-url picks another one.", show_default="http://127.0.0.1:8288")]
-    = False,
-    inngest_env: Annotated[str | None, typer.Option(
-        "--inngest-env", metavar="NAME",
-        help="The branch environment, sent as x-inngest-env [env: INNGEST_ENV].")] = None,
+    url: UrlOpt = None,
+    event_key: EventKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    dev: DevOpt = False,
+    inngest_env: InngestEnvOpt = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the exact requests (key masked) and send nothing.")] = False,
     force: Annotated[bool, typer.Option(
@@ -412,11 +423,8 @@ def send(
     batch: Annotated[int, typer.Option(
         "--batch", metavar="N", min=1, max=5000,
         help="Send up to N events per request, as one array.")] = 1,
-    retries: Annotated[int, typer.Option(
-        "--retries", metavar="N", min=0, max=20,
-        help="Retries for network errors, 5xx and 429 (with backoff).")] = 5,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", metavar="SECONDS", min=0.1, help="Timeout per HTTP attempt.")] = 10.0,
+    retries: RetriesOpt = 5,
+    timeout: TimeoutOpt = 10.0,
     wait: Annotated[float, typer.Option(
         "--wait", metavar="SECONDS", min=0,
         help="With --dev: wait this long for function runs and show them.")] = 0.0,
@@ -500,6 +508,266 @@ def send(
         else:
             print_send(out, err, outcome, target, forwarder)
     return ExitCode.OK if outcome.ok else ExitCode.FAILED
+
+
+@app.command()
+def listen(
+    transform: Annotated[Path | None, typer.Option(
+        "--transform", "-t", metavar="FILE", help="The Dodo transform (with --forward).")]
+    = None,
+    host: Annotated[str, typer.Option("--host", help="The address to listen on.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535,
+                                      help="The port (0: any free one).")] = 8787,
+    path: Annotated[str, typer.Option("--path", help="The path Dodo posts to.")] = "/",
+    secret: SecretOpt = None,
+    capture: Annotated[Path | None, typer.Option(
+        "--capture", metavar="FILE",
+        help="Append each accepted delivery to this capture file (JSON Lines).")] = None,
+    forward: Annotated[bool, typer.Option(
+        "--forward", help="Transform and send each delivery to Inngest as it arrives.")]
+    = False,
+    ack_after_forward: Annotated[bool, typer.Option(
+        "--ack-after-forward",
+        help="Answer 502 when forwarding fails, so Dodo retries (default: acknowledge once "
+             "captured).")] = False,
+    body_limit: Annotated[int, typer.Option(
+        "--body-limit", metavar="BYTES", min=1, help="Larger bodies get 413.")]
+    = 1024 * 1024,
+    url: UrlOpt = None,
+    event_key: EventKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    dev: DevOpt = False,
+    inngest_env: InngestEnvOpt = None,
+    retries: RetriesOpt = 5,
+    timeout: TimeoutOpt = 10.0,
+    env: EnvOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Receive real Dodo deliveries: verify signatures, capture them, optionally forward them.
+
+    Point a tunnel (ngrok, cloudflared) at it and add the tunnel's URL as a Dodo webhook
+    endpoint. Ctrl-C finishes what is in flight and prints a summary.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest listen --secret "$DODO_PAYMENTS_WEBHOOK_KEY" --capture deliveries.jsonl
+      dodo-inngest listen --capture d.jsonl --forward -t payment.js --dev
+    """
+    import signal
+    import threading
+
+    from .capture import CaptureWriter, load_secret
+    from .config import load_config
+    from .errors import InputError
+    from .forward import Forwarder, resolve_target
+    from .listener import Listener, ListenerConfig
+    from .plan import checks, load_transform
+    from .render import ListenView, make_console
+    from .replay import Relay
+
+    settings = load_config(config)
+    if forward and transform is None:
+        raise InputError("--forward needs -t TRANSFORM", hint="add -t payment.js")
+    signer = load_secret(secret) if secret else None
+    choices = _choices(None, None, None, None, None, env, None)
+    out = make_console()
+    view = ListenView(out)
+    forwarder = None
+    relay = None
+    if forward and transform is not None:
+        target = resolve_target(url=url, event_key=event_key, base_url=base_url,
+                                dev=True if dev else None, env=inngest_env)
+        forwarder = Forwarder(timeout=timeout, retries=retries)
+        relay = Relay(load_transform(transform, settings, choices), target, forwarder,
+                      checks(settings, choices))
+    writer = CaptureWriter(capture) if capture is not None else None
+    listener = Listener(host, port, ListenerConfig(
+        path=path if path.startswith("/") else "/" + path, signer=signer, capture=writer,
+        relay=relay, ack_after_forward=ack_after_forward, body_limit=body_limit),
+        view.add)
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    listener.start()
+    view.started(listener.address + listener.config.path, verified=signer is not None,
+                 capture=capture, forwarding=relay.target.shown if relay else None)
+    try:
+        with view:
+            while not stopped.wait(0.2):
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        listener.stop()
+        if writer is not None:
+            writer.close()
+        if forwarder is not None:
+            forwarder.__exit__()
+    view.summary()
+    return ExitCode.OK
+
+
+@app.command()
+def replay(
+    captures: Annotated[list[Path], typer.Argument(
+        help="Capture files (.jsonl), payload files (.json), or folders of them.",
+        show_default=False)],
+    transform: Annotated[Path, typer.Option(
+        "--transform", "-t", metavar="FILE", help="The Dodo transform.")],
+    url: UrlOpt = None,
+    event_key: EventKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    dev: DevOpt = False,
+    inngest_env: InngestEnvOpt = None,
+    secret: SecretOpt = None,
+    allow_unverified: Annotated[bool, typer.Option(
+        "--allow-unverified", help="With --secret: send deliveries that fail verification "
+                                   "too.")] = False,
+    event: Annotated[list[str] | None, typer.Option(
+        "--event", metavar="GLOB", help="Only these Dodo event types, e.g. 'payment.*'.")]
+    = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="TIME", help="Only events at or after this Dodo event time "
+                                        "(ISO-8601).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="TIME", help="Only events before this Dodo event time.")] = None,
+    delivery_id: Annotated[list[str] | None, typer.Option(
+        "--id", metavar="WEBHOOK_ID", help="Only this delivery (repeatable).")] = None,
+    concurrency: Annotated[int, typer.Option(
+        "--concurrency", metavar="N", min=1, max=64, help="Requests in flight.")] = 4,
+    rate: Annotated[float | None, typer.Option(
+        "--rate", metavar="N", min=0.01, help="At most N deliveries a second.")] = None,
+    state: Annotated[Path | None, typer.Option(
+        "--state", metavar="FILE", help="The replay state file.",
+        show_default="<capture>.state.jsonl")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Send again what the state file says was delivered.")] = False,
+    no_assign_id: Annotated[bool, typer.Option(
+        "--no-assign-id", help="Do not give events without an id one derived from the "
+                               "delivery.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Transform and check; send nothing, record nothing.")] = False,
+    retries: RetriesOpt = 5,
+    timeout: TimeoutOpt = 10.0,
+    ignore: IgnoreOpt = None,
+    strict: StrictOpt = None,
+    dodo_check: DodoCheckOpt = None,
+    env: EnvOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Replay captured deliveries through a transform to Inngest, exactly once per target.
+
+    A state file records what each delivery did per target, so running again sends only
+    what is not yet confirmed (Ctrl-C and crashes lose nothing); --force re-sends. Events
+    without an id get one derived from the delivery, so Inngest de-duplicates them too.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest replay deliveries.jsonl -t payment.js --dev
+      dodo-inngest replay deliveries.jsonl -t payment.js --url "https://inn.gs/e/$KEY" \\
+          --secret "$DODO_PAYMENTS_WEBHOOK_KEY" --event 'payment.*' --since 2026-03-01
+    """
+    import signal
+
+    from .capture import count_deliveries, load_secret, parse_time, read_deliveries
+    from .config import load_config
+    from .errors import InputError
+    from .forward import Forwarder, resolve_target
+    from .plan import checks, load_transform
+    from .render import ReplayView, make_console
+    from .replay import Filters, Relay, Replay, StateFile, default_state_path
+
+    settings = load_config(config)
+    choices = _choices(ignore, strict, dodo_check, None, None, env, None)
+    target = resolve_target(url=url, event_key=event_key, base_url=base_url,
+                            dev=True if dev else None, env=inngest_env)
+    try:
+        window = (parse_time(since) if since else None, parse_time(until) if until else None)
+    except ValueError:
+        raise InputError(f"--since/--until: {since or until!r} is not an ISO-8601 time",
+                         hint="e.g. 2026-03-01 or 2026-03-01T12:00:00Z") from None
+    signer = load_secret(secret) if secret else None
+    total = count_deliveries(captures)
+    forwarder = None if dry_run else Forwarder(timeout=timeout, retries=retries)
+    relay = Relay(load_transform(transform, settings, choices), target, forwarder,
+                  checks(settings, choices), assign_id=not no_assign_id)
+    state_file = None if dry_run else StateFile(state or default_state_path(captures))
+    run = Replay(relay, state_file, Filters(tuple(event or ()), window[0], window[1],
+                                            tuple(delivery_id or ())),
+                 signer=signer, allow_unverified=allow_unverified, force=force,
+                 concurrency=concurrency, rate=rate)
+    interrupted = False
+
+    def on_sigint(*_: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+        run.stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    view = ReplayView(make_console(), make_console(stderr=True), total, target.shown)
+    try:
+        with view:
+            run.run(read_deliveries(captures), view.add)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if forwarder is not None:
+            forwarder.__exit__()
+        if state_file is not None:
+            state_file.close()
+    view.summary(interrupted=interrupted)
+    if interrupted:
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILED if view.counts["failed"] or view.counts["rejected"] \
+        else ExitCode.OK
+
+
+@app.command()
+def verify(
+    captures: Annotated[list[Path], typer.Argument(
+        help="Capture files (.jsonl) or folders of them.", show_default=False)],
+    secret: SecretOpt = None,
+    tolerance: Annotated[float | None, typer.Option(
+        "--tolerance", metavar="SECONDS", min=0,
+        help="Also require the signature time within this many seconds of now (off: "
+             "captures are old).")] = None,
+    output_format: Annotated[Format, typer.Option(
+        "--format", "-f", help="Output format.")] = Format.text,
+) -> int:
+    """Check the Standard Webhooks signatures of captured deliveries.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest verify deliveries.jsonl --secret "$DODO_PAYMENTS_WEBHOOK_KEY"
+    """
+    from .capture import Delivery, check_signature, load_secret, read_deliveries
+    from .errors import InputError
+    from .render import make_console, print_json, verify_table
+
+    if not secret:
+        raise InputError("verify needs the webhook secret",
+                         hint="--secret whsec_… or DODO_PAYMENTS_WEBHOOK_KEY")
+    signer = load_secret(secret)
+    rows = []
+    for item in read_deliveries(captures):
+        if isinstance(item, Delivery):
+            state, reason = check_signature(signer, item, tolerance_s=tolerance)
+            rows.append({"delivery": item.id, "source": item.source, "result": state,
+                         "reason": reason})
+        else:
+            rows.append({"delivery": "", "source": item.source, "result": "unreadable",
+                         "reason": item.message})
+    counts = {key: sum(r["result"] == key for r in rows)
+              for key in ("valid", "invalid", "unsigned", "unreadable")}
+    out = make_console()
+    if output_format is Format.json:
+        print_json(out, {"version": 1, "ok": not counts["invalid"], "summary": counts,
+                         "deliveries": rows})
+    else:
+        out.print(verify_table(rows))
+        out.print(", ".join(f"{n} {k}" for k, n in counts.items()))
+    return ExitCode.FAILED if counts["invalid"] else ExitCode.OK
 
 
 samples_app = typer.Typer(

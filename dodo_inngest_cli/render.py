@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -305,3 +306,164 @@ def print_send(out: Console, err: Console, outcome: Outcome, target: Target,
     counts = outcome.summary()
     parts = [f"{n} {status}" for status, n in counts.items() if n]
     out.print(Text(", ".join(parts) + f" → {target.shown}"), soft_wrap=True)
+
+
+class ListenView:
+    """The listener's live view: a table of recent deliveries on a terminal, a line each when
+    piped, and a summary at the end."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.recent: list[Any] = []
+        self.counts = {"accepted": 0, "rejected": 0, "forwarded": 0, "forward failed": 0}
+        self.live: Any = None
+        self.lock = threading.Lock()
+
+    def started(self, address: str, *, verified: bool, capture: Path | None,
+                forwarding: str | None) -> None:
+        """Say where it listens and what it does with deliveries (first line: the address)."""
+        self.console.print(f"listening on {address}", soft_wrap=True, markup=False)
+        notes = ["signatures verified" if verified else "signatures NOT verified (no --secret)"]
+        notes.append(f"capturing to {capture}" if capture else "not capturing (no --capture)")
+        if forwarding:
+            notes.append(f"forwarding to {mask_url(forwarding)}")
+        self.console.print("; ".join(notes) + ". Ctrl-C stops.", soft_wrap=True, markup=False)
+        self.console.file.flush()
+
+    def __enter__(self) -> ListenView:
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._table(), console=self.console, refresh_per_second=4)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def add(self, received: Any) -> None:
+        """Record one answered request (called from the listener's threads)."""
+        with self.lock:
+            key = "accepted" if received.status < 300 else "rejected"
+            self.counts[key] += 1
+            if received.forwarded is not None:
+                ok = received.forwarded.status in ("delivered", "cancelled")
+                self.counts["forwarded" if ok else "forward failed"] += 1
+            self.recent = [*self.recent[-19:], received]
+            if self.live is not None:
+                self.live.update(self._table())
+            else:
+                self.console.print(_received_line(received), soft_wrap=True, markup=False)
+                self.console.file.flush()
+
+    def _table(self) -> Table:
+        table = Table(show_edge=False, header_style="bold", pad_edge=False)
+        for column in ("Time", "Delivery", "Type", "HTTP", "Verified", "Forwarded",
+                       "Inngest id"):
+            table.add_column(column, no_wrap=True)
+        for item in self.recent:
+            forwarded = item.forwarded
+            table.add_row(item.at[11:23], item.delivery, item.event_type, str(item.status),
+                          {True: "yes", False: "NO", None: "-"}[item.verified],
+                          forwarded.status if forwarded else "-",
+                          ", ".join(forwarded.ids) if forwarded else item.note)
+        return table
+
+    def summary(self) -> None:
+        """The totals, once the listener stopped."""
+        self.console.print(", ".join(f"{n} {k}" for k, n in self.counts.items()),
+                           soft_wrap=True, markup=False)
+
+
+def _received_line(item: Any) -> str:
+    verified = {True: "verified", False: "NOT verified", None: "unverified"}[item.verified]
+    line = f"{item.at} {item.status} {item.delivery or '-'} {item.event_type or '-'} {verified}"
+    if item.forwarded is not None:
+        line += f" forwarded: {item.forwarded.status}"
+        if item.forwarded.ids:
+            line += " " + ",".join(item.forwarded.ids)
+        if item.forwarded.reason:
+            line += f" ({mask_url(item.forwarded.reason)})"
+    if item.note:
+        line += f" ({item.note})"
+    return line
+
+
+class ReplayView:
+    """Replay progress: a bar with rate and ETA on a terminal, problems as they happen, and
+    a summary table."""
+
+    def __init__(self, out: Console, err: Console, total: int, target: str) -> None:
+        self.out = out
+        self.err = err
+        self.target = target
+        self.counts = {name: 0 for name in ("delivered", "failed", "rejected", "cancelled",
+                                            "skipped", "invalid")}
+        self.assigned = 0
+        self.total = total
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> ReplayView:
+        if self.err.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(),
+                                     TaskProgressColumn(), TextColumn("{task.speed}/s"),
+                                     TimeRemainingColumn(), console=self.err, transient=True)
+            self.progress.__enter__()
+            self.task = self.progress.add_task("replay", total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(None, None, None)
+
+    def add(self, outcome: Any) -> None:
+        """Count one outcome; report the ones that need a look."""
+        self.counts[outcome.status] += 1
+        self.assigned += outcome.assigned_id
+        if self.progress is not None:
+            self.progress.advance(self.task)
+        if outcome.status in ("failed", "rejected", "invalid"):
+            self.err.print(f"{outcome.status}: {outcome.delivery}: {mask_url(outcome.reason)}",
+                           soft_wrap=True, markup=False, style=SEND_STYLE.get(
+                               outcome.status, "bold red"))
+
+    def summary(self, *, interrupted: bool) -> None:
+        """The summary table."""
+        table = Table(show_edge=False, header_style="bold", pad_edge=False,
+                      title=f"replay → {self.target}" + (" (interrupted)" if interrupted
+                                                          else ""),
+                      title_justify="left")
+        for name in self.counts:
+            table.add_column(name, justify="right")
+        table.add_row(*[str(n) for n in self.counts.values()])
+        self.out.print(table)
+        if self.assigned:
+            self.out.print(f"{self.assigned} event(s) had no id and got one derived from the "
+                           "delivery (--no-assign-id keeps them without)", soft_wrap=True)
+        if interrupted:
+            self.out.print("interrupted: what was in flight finished and is recorded; run the "
+                           "same command again to send the rest", soft_wrap=True)
+
+
+def verify_table(rows: Sequence[dict[str, str]]) -> Table:
+    """A row per delivery: its id, where it was, the result and why."""
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for column in ("Delivery", "Source", "Result", "Reason"):
+        table.add_column(column, overflow="fold")
+    style = {"valid": "green", "invalid": "bold red", "unsigned": "yellow",
+             "unreadable": "magenta"}
+    for row in rows:
+        table.add_row(row["delivery"], row["source"],
+                      Text(row["result"], style=style[row["result"]]), row["reason"])
+    return table

@@ -15,11 +15,12 @@ import base64
 import dataclasses
 import datetime as dt
 import json
+import random
 import secrets
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -67,10 +68,14 @@ class InngestServer:
     """Run with `with InngestServer() as server:`; `server.url` is http://127.0.0.1:PORT."""
 
     def __init__(self, *, keys: set[str] | None = None,
-                 functions: dict[str, str] | None = None) -> None:
+                 functions: dict[str, str] | None = None, fault_rate: float = 0.0,
+                 seed: int = 7) -> None:
         self.keys = keys
         self.functions = functions or {}
         self.faults: deque[Fault] = deque()
+        self.fault_rate = fault_rate
+        """The share of requests that fail at random (500, 429 or a dropped connection)."""
+        self.random = random.Random(seed)
         self.received: list[Received] = []
         self.requests: list[dict[str, Any]] = []
         self.oracle_errors: list[str] = []
@@ -101,6 +106,10 @@ class InngestServer:
     def events(self) -> Iterator[dict[str, Any]]:
         """The stored events, in the order they were accepted."""
         return (item.event for item in self.received)
+
+    def count_by_event_id(self) -> Counter[str]:
+        """How many times each event `id` arrived."""
+        return Counter(str(item.event.get("id")) for item in self.received)
 
     # -- the contract -------------------------------------------------------------------
 
@@ -225,6 +234,10 @@ class InngestServer:
             def _fault(self) -> bool:
                 with server.lock:
                     fault = server.faults.popleft() if server.faults else None
+                    if fault is None and server.random.random() < server.fault_rate:
+                        fault = server.random.choice([
+                            Fault("status", 500), Fault("status", 429, retry_after="0"),
+                            Fault("drop")])
                 if fault is None:
                     return False
                 if fault.kind == "slow":

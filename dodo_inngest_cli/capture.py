@@ -1,0 +1,266 @@
+"""Capture files: real Dodo deliveries, one JSON line each, appended durably and read as a stream.
+
+A line is `{"v": 1, "id", "received_at", "headers": {lower-case names}, "body": "<raw body>",
+"verified": true|false|null}`. Lines are written whole, flushed and fsync'ed before the
+listener answers 2xx; `authorization` and `cookie` headers are never stored. Reading is line by
+line, so memory stays flat however large a capture grows; a torn or invalid line is reported
+with its number and skipped. Plain Dodo payload files, and folders of them, are read as
+deliveries too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import hmac
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import InputError
+from .models import Webhook
+from .sources import parse_webhook
+
+CAPTURE_VERSION = 1
+NEVER_STORED = frozenset({"authorization", "cookie", "proxy-authorization"})
+CAPTURE_SUFFIXES = (".jsonl", ".ndjson")
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """One received (or captured) Dodo delivery."""
+
+    id: str
+    received_at: str
+    headers: dict[str, str]
+    body: str
+    verified: bool | None
+    source: str
+    """Where it was read from, for people: `capture.jsonl:12`, a file path, `listener`."""
+
+    def to_line(self) -> str:
+        """The capture-file line (without the newline)."""
+        return json.dumps({"v": CAPTURE_VERSION, "id": self.id,
+                           "received_at": self.received_at, "headers": self.headers,
+                           "body": self.body, "verified": self.verified},
+                          ensure_ascii=False, separators=(",", ":"))
+
+    def webhook(self) -> Webhook:
+        """The delivery as a Webhook (raises InputError when the body is not a Dodo object)."""
+        webhook = parse_webhook(self.body.encode("utf-8"), source=self.source, name=self.id)
+        return dataclasses.replace(webhook, headers=self.headers)
+
+    @property
+    def event_time(self) -> dt.datetime | None:
+        """The Dodo event time (the body's `timestamp`), when it has a readable one."""
+        try:
+            stamp = json.loads(self.body).get("timestamp")
+            return parse_time(stamp) if isinstance(stamp, str) else None
+        except (ValueError, AttributeError):
+            return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """A line or file that could not be read as a delivery; reported, then skipped."""
+
+    source: str
+    message: str
+
+
+def parse_time(text: str) -> dt.datetime:
+    """An ISO-8601 time (a bare date counts as midnight UTC); naive times are UTC."""
+    when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO-8601 with milliseconds."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds") \
+        .replace("+00:00", "Z")
+
+
+def stored_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers as a capture keeps them: lower-case names, credentials left out."""
+    return {name.lower(): value for name, value in headers
+            if name.lower() not in NEVER_STORED}
+
+
+class CaptureWriter:
+    """Appends deliveries to a capture file: whole lines, flushed and fsync'ed, thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle: TextIO = path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot open the capture file: {exc.strerror}",
+                             hint="check the folder exists and is writable") from None
+        self._torn = path.stat().st_size > 0 and not _ends_with_newline(path)
+
+    def append(self, delivery: Delivery) -> None:
+        """Write one delivery durably; raises OSError (disk full…) for the caller to answer 5xx."""
+        line = delivery.to_line() + "\n"
+        with self._lock:
+            if self._torn:  # a crash left half a line: start ours on a fresh one
+                line = "\n" + line
+                self._torn = False
+            self._handle.write(line)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._handle.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
+def read_deliveries(paths: Iterable[Path]) -> Iterator[Delivery | Problem]:
+    """Every delivery in capture files, payload files and folders of them, as a stream."""
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file()
+                           and p.suffix in (*CAPTURE_SUFFIXES, ".json"))
+            if not files:
+                raise InputError(f"{path}: the folder holds no captures (.jsonl) or payloads "
+                                 "(.json)")
+            yield from read_deliveries(files)
+        elif path.suffix in CAPTURE_SUFFIXES:
+            yield from _read_capture(path)
+        elif path.suffix == ".json":
+            yield _read_payload_file(path)
+        elif not path.exists():
+            raise InputError(f"{path}: no such capture or payload file")
+        else:
+            raise InputError(f"{path}: not a capture (.jsonl) or payload (.json) file")
+
+
+def count_deliveries(paths: Iterable[Path]) -> int:
+    """How many deliveries the paths hold, roughly (non-blank lines and payload files),
+    counted without parsing, for a progress bar."""
+    total = 0
+    for path in paths:
+        if path.is_dir():
+            total += count_deliveries(sorted(p for p in path.rglob("*") if p.is_file()
+                                             and p.suffix in (*CAPTURE_SUFFIXES, ".json")))
+        elif path.suffix in CAPTURE_SUFFIXES and path.is_file():
+            with path.open("rb") as handle:
+                total += sum(1 for raw in handle if raw.strip())
+        elif path.is_file():
+            total += 1
+    return total
+
+
+def _read_payload_file(path: Path) -> Delivery | Problem:
+    try:
+        body = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Problem(str(path), f"cannot read: {getattr(exc, 'strerror', None) or exc}")
+    stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    return Delivery(id=f"file:{path.stem}", received_at=stamp.isoformat(), headers={},
+                    body=body, verified=None, source=str(path))
+
+
+def _read_capture(path: Path) -> Iterator[Delivery | Problem]:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        number = 0
+        for raw in handle:
+            number += 1
+            where = f"{path}:{number}"
+            if not raw.strip():
+                continue
+            if not raw.endswith(b"\n"):
+                yield Problem(where, "the last line is torn (the writer stopped mid-line); "
+                                     "skipped")
+                return
+            yield _parse_line(raw, where)
+
+
+def _parse_line(raw: bytes, where: str) -> Delivery | Problem:
+    try:
+        record = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return Problem(where, f"not a JSON line ({exc}); skipped")
+    if not isinstance(record, dict) or not isinstance(record.get("body"), str):
+        return Problem(where, "not a capture record (no \"body\" string); skipped")
+    if record.get("v", CAPTURE_VERSION) != CAPTURE_VERSION:
+        return Problem(where, f"capture version {record.get('v')!r} is not {CAPTURE_VERSION};"
+                              " skipped")
+    headers = record.get("headers") or {}
+    if not isinstance(headers, dict):
+        return Problem(where, "\"headers\" is not an object; skipped")
+    headers = {str(k).lower(): str(v) for k, v in headers.items()}
+    verified = record.get("verified")
+    return Delivery(id=str(record.get("id") or headers.get("webhook-id") or where),
+                    received_at=str(record.get("received_at") or ""), headers=headers,
+                    body=record["body"], verified=verified if isinstance(verified, bool)
+                    else None, source=where)
+
+
+# -- signatures (Standard Webhooks, as Dodo sends them) -----------------------------------
+
+
+def load_secret(secret: str) -> Any:
+    """A standardwebhooks Webhook for the `whsec_…` secret; a malformed one is an InputError
+    that never shows the secret."""
+    from standardwebhooks.webhooks import Webhook as Signer
+
+    raw = secret[len("whsec_"):] if secret.startswith("whsec_") else secret
+    try:
+        key = base64.b64decode(raw + "==", validate=False)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not 16 <= len(key) <= 128 or not raw or any(c.isspace() for c in raw):
+        raise InputError("the webhook secret is not a whsec_… base64 key",
+                         hint="copy it from Dodo's dashboard (Webhooks → the endpoint → "
+                              "Signing secret), or set DODO_PAYMENTS_WEBHOOK_KEY")
+    return Signer(secret)
+
+
+def check_signature(signer: Any, delivery: Delivery, *,
+                    tolerance_s: float | None) -> tuple[str, str]:
+    """("valid"|"invalid"|"unsigned", reason): the Standard Webhooks signature of a delivery.
+
+    tolerance_s None checks the signature only (captures are old); otherwise the timestamp
+    must also be within that many seconds of now.
+    """
+    headers = delivery.headers
+    msg_id, stamp, signature = (headers.get("webhook-id"), headers.get("webhook-timestamp"),
+                                headers.get("webhook-signature"))
+    if not (msg_id or stamp or signature):
+        return "unsigned", "no webhook-id, webhook-timestamp or webhook-signature header"
+    if not (msg_id and stamp and signature):
+        missing = [n for n, v in (("webhook-id", msg_id), ("webhook-timestamp", stamp),
+                                  ("webhook-signature", signature)) if not v]
+        return "invalid", f"missing {', '.join(missing)}"
+    try:
+        sent_at = dt.datetime.fromtimestamp(float(stamp), dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return "invalid", f"webhook-timestamp {stamp!r} is not a Unix time"
+    if tolerance_s is not None:
+        skew = abs((dt.datetime.now(dt.timezone.utc) - sent_at).total_seconds())
+        if skew > tolerance_s:
+            return "invalid", f"signed {skew:.0f} s from now; the tolerance is {tolerance_s:g} s"
+    expected = signer.sign(msg_id=msg_id, timestamp=sent_at, data=delivery.body).split(",", 1)[1]
+    for candidate in signature.split(" "):
+        version, _, value = candidate.partition(",")
+        if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
+            return "valid", ""
+    return "invalid", "no signature matches the body (tampered, or another secret)"

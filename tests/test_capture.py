@@ -1,0 +1,440 @@
+"""Capture and replay: listen, capture files, replay exactly once and resumably, verify."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from inngest_server import InngestServer
+from standardwebhooks.webhooks import Webhook as Signer
+
+from dodo_inngest_cli.capture import (
+    CaptureWriter,
+    Delivery,
+    Problem,
+    check_signature,
+    load_secret,
+    read_deliveries,
+)
+from dodo_inngest_cli.listener import Listener, ListenerConfig, Received
+
+from conftest import ROOT, TRANSFORMS, WEBHOOKS, RunCli
+
+SECRET = "whsec_" + base64.b64encode(b"dodo-inngest-test-secret-32bytes").decode()
+PAYMENT = str(TRANSFORMS / "payment.js")
+BODY = (WEBHOOKS / "payment.succeeded.json").read_text(encoding="utf-8")
+
+
+def body_for(index: int, event_type: str = "payment.succeeded") -> str:
+    """A compact Dodo body with its own payment id and event time."""
+    document = json.loads(BODY)
+    document["type"] = event_type
+    document["data"]["payment_id"] = f"pay_{index:06d}"
+    document["timestamp"] = f"2026-03-{1 + index % 28:02d}T10:00:00.000Z"
+    return json.dumps(document, separators=(",", ":"))
+
+
+def signed_headers(body: str, msg_id: str, *, when: dt.datetime | None = None,
+                   secret: str = SECRET) -> dict[str, str]:
+    when = when or dt.datetime.now(dt.timezone.utc)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(when.timestamp())),
+            "webhook-signature": Signer(secret).sign(msg_id, when, body),
+            "content-type": "application/json"}
+
+
+def write_capture(path: Path, count: int, *, start: int = 0) -> list[str]:
+    """A capture of count signed deliveries; returns their webhook ids."""
+    ids = []
+    with path.open("a", encoding="utf-8") as handle:
+        for index in range(start, start + count):
+            body = body_for(index)
+            msg_id = f"msg_{index:06d}"
+            headers = {k: v for k, v in signed_headers(body, msg_id).items()}
+            handle.write(Delivery(msg_id, "2026-03-14T10:00:00.000Z", headers, body, True,
+                                  "").to_line() + "\n")
+            ids.append(msg_id)
+    return ids
+
+
+@pytest.fixture
+def listener(tmp_path: Path) -> Iterator[tuple[Listener, list[Received]]]:
+    received: list[Received] = []
+    lock = threading.Lock()
+
+    def note(item: Received) -> None:
+        with lock:
+            received.append(item)
+
+    running = Listener("127.0.0.1", 0, ListenerConfig(
+        path="/dodo", signer=load_secret(SECRET),
+        capture=CaptureWriter(tmp_path / "capture.jsonl"), body_limit=64 * 1024), note)
+    running.start()
+    yield running, received
+    running.stop()
+
+
+# -- listen -------------------------------------------------------------------------------
+
+
+def test_2000_signed_deliveries_from_32_clients_captured_exactly_once(
+        listener: tuple[Listener, list[Received]], tmp_path: Path) -> None:
+    server, _ = listener
+    url = server.address + "/dodo"
+
+    def deliver(client_index: int) -> list[int]:
+        statuses = []
+        with httpx.Client(timeout=30) as client:
+            for n in range(client_index, 2000, 32):
+                body = body_for(n)
+                statuses.append(client.post(url, content=body, headers=signed_headers(
+                    body, f"msg_{n:06d}")).status_code)
+            for n in range(client_index, 64, 32):  # bad signatures
+                body = body_for(n)
+                headers = signed_headers(body, f"bad_{n:06d}")
+                statuses.append(client.post(url, content=body.replace("pay_", "PAY_"),
+                                            headers=headers).status_code)
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = [s for batch in pool.map(deliver, range(32)) for s in batch]
+    assert statuses.count(200) == 2000
+    assert statuses.count(401) == 64
+    items = list(read_deliveries([tmp_path / "capture.jsonl"]))
+    deliveries = [d for d in items if isinstance(d, Delivery)]
+    assert len(deliveries) == len(items)
+    assert sorted(d.id for d in deliveries) == [f"msg_{n:06d}" for n in range(2000)]
+    signer = load_secret(SECRET)
+    assert {check_signature(signer, d, tolerance_s=None)[0] for d in deliveries} == {"valid"}
+
+
+def test_listener_answers(listener: tuple[Listener, list[Received]], tmp_path: Path) -> None:
+    server, received = listener
+    url = server.address + "/dodo"
+    body = body_for(1)
+    with httpx.Client() as client:
+        assert client.get(url).json() == {"status": "listening", "path": "/dodo"}
+        assert client.post(server.address + "/other", content=body).status_code == 404
+        unsigned = client.post(url, content=body)
+        assert (unsigned.status_code, unsigned.json()) == (
+            401, {"error": "invalid signature: Missing required headers"})
+        old = client.post(url, content=body, headers=signed_headers(
+            body, "msg_old", when=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=6)))
+        assert old.json() == {"error": "invalid signature: Message timestamp too old"}
+        big = "x" * (64 * 1024 + 1)
+        assert client.post(url, content=big).status_code == 413
+        ok = client.post(url, content=body, headers={
+            **signed_headers(body, "msg_ok"), "Authorization": "Bearer s3cr3t",
+            "Cookie": "session=1"})
+        assert (ok.status_code, ok.json()) == (200, {"received": "msg_ok"})
+    [stored] = list(read_deliveries([tmp_path / "capture.jsonl"]))
+    assert isinstance(stored, Delivery)
+    assert stored.body == body
+    assert stored.verified is True
+    assert "authorization" not in stored.headers and "cookie" not in stored.headers
+    assert stored.headers["webhook-id"] == "msg_ok"
+    assert [r.status for r in received] == [401, 401, 413, 200]
+
+
+def test_forward_and_ack_after_forward(tmp_path: Path) -> None:
+    from dodo_inngest_cli.forward import Forwarder, Target
+    from dodo_inngest_cli.pipeline import Checks
+    from dodo_inngest_cli.replay import Relay
+    from dodo_inngest_cli.sandbox import Transform
+
+    with InngestServer() as inngest, Forwarder(retries=0) as forwarder:
+        relay = Relay(Transform.from_file(Path(PAYMENT)), Target(f"{inngest.url}/e/k"),
+                      forwarder, Checks(dodo_check=False))
+        config = ListenerConfig(capture=CaptureWriter(tmp_path / "c.jsonl"), relay=relay,
+                                ack_after_forward=True)
+        running = Listener("127.0.0.1", 0, config, lambda item: None)
+        running.start()
+        try:
+            body = body_for(3)
+            answer = httpx.post(running.address + "/", content=body)
+            [event] = inngest.received
+            assert answer.json() == {"received": answer.json()["received"],
+                                     "forwarded": "delivered", "ids": [event.id]}
+            assert event.event["name"] == "dodo/payment.succeeded"
+            inngest.fail_next(*[__import__("inngest_server").Fault("status", 500)])
+            failed = httpx.post(running.address + "/", content=body_for(4))
+            assert failed.status_code == 502
+        finally:
+            running.stop()
+    assert len(list(read_deliveries([tmp_path / "c.jsonl"]))) == 2
+
+
+def test_listener_killed_mid_stream_leaves_a_readable_capture(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dodo_inngest_cli", "listen", "--port", "0", "--capture",
+         str(capture), "--secret", SECRET], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=ROOT, env={**os.environ, "NO_COLOR": "1"})
+    assert process.stdout is not None
+    address = process.stdout.readline().split()[-1]
+    numbers = itertools.count()
+    stop = threading.Event()
+
+    def flood() -> None:
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                number = next(numbers)
+                body = body_for(number)
+                try:
+                    client.post(address, content=body,
+                                headers=signed_headers(body, f"msg_{number:06d}"))
+                except httpx.HTTPError:
+                    return
+
+    threads = [threading.Thread(target=flood) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    items = list(read_deliveries([capture]))
+    problems = [i for i in items if isinstance(i, Problem)]
+    deliveries = [i for i in items if isinstance(i, Delivery)]
+    assert len(deliveries) > 50
+    assert len(problems) <= 1
+    if problems:
+        assert problems[0].message.startswith("the last line is torn")
+        assert problems[0].source == f"{capture}:{len(deliveries) + 1}"
+    assert len({d.id for d in deliveries}) == len(deliveries)
+
+
+def test_listen_command_prints_address_and_summary_on_ctrl_c(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dodo_inngest_cli", "listen", "--port", "0", "--capture",
+         str(tmp_path / "c.jsonl"), "--path", "/hooks/dodo"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"})
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first.startswith("listening on http://127.0.0.1:") and \
+        first.rstrip().endswith("/hooks/dodo")
+    assert process.stdout.readline() == (
+        f"signatures NOT verified (no --secret); capturing to {tmp_path / 'c.jsonl'}. "
+        "Ctrl-C stops.\n")
+    httpx.post(first.split()[-1], content=body_for(1))
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    lines = out.splitlines()
+    assert " 200 local_" in lines[0] and lines[0].endswith("payment.succeeded unverified")
+    assert lines[-1] == "1 accepted, 0 rejected, 0 forwarded, 0 forward failed"
+
+
+def test_port_in_use_is_a_clear_error(cli: RunCli) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("listen", "--port", str(port), code=2)
+    assert result.stderr == (f"error: cannot listen on 127.0.0.1:{port}: already in use\n"
+                             "hint: --port picks another port (0 lets the system choose)\n")
+
+
+def test_bad_secret_is_refused_without_showing_it(cli: RunCli) -> None:
+    result = cli("listen", "--secret", "not base64 at all!", code=2)
+    assert result.stderr == (
+        "error: the webhook secret is not a whsec_… base64 key\n"
+        "hint: copy it from Dodo's dashboard (Webhooks → the endpoint → Signing secret), or set"
+        " DODO_PAYMENTS_WEBHOOK_KEY\n")
+
+
+# -- capture files -------------------------------------------------------------------------
+
+
+def test_torn_and_invalid_lines_are_reported_and_skipped(tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 2)
+    with capture.open("a") as handle:
+        handle.write("not json\n")
+        handle.write('{"v": 1, "id": "x"}\n')
+    write_capture(capture, 1, start=2)
+    with capture.open("a") as handle:
+        handle.write('{"v": 1, "id": "torn", "body": "{\\"bus')
+    items = list(read_deliveries([capture]))
+    assert [i.id if isinstance(i, Delivery) else i.source for i in items] == [
+        "msg_000000", "msg_000001", f"{capture}:3", f"{capture}:4", "msg_000002",
+        f"{capture}:6"]
+    problems = [i.message for i in items if isinstance(i, Problem)]
+    assert problems[1:] == ['not a capture record (no "body" string); skipped',
+                            "the last line is torn (the writer stopped mid-line); skipped"]
+    # a writer appending after a crash starts on a fresh line
+    writer = CaptureWriter(capture)
+    writer.append(Delivery("after", "t", {}, body_for(9), None, ""))
+    writer.close()
+    assert [i.id for i in read_deliveries([capture]) if isinstance(i, Delivery)][-1] == "after"
+
+
+# -- replay ----------------------------------------------------------------------------------
+
+
+def counts(stdout: str) -> dict[str, int]:
+    """The replay summary table's counts."""
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["delivered",
+                                                                            "┃"])
+    names = [n for n in lines[header].split() if n != "┃"]
+    values = [v for v in lines[header + 2].split() if v != "│"]
+    return dict(zip(names, map(int, values), strict=True))
+
+
+def test_replay_of_1000_against_30_percent_failures_delivers_each_exactly_once(
+        cli: RunCli, tmp_path: Path) -> None:
+    capture = tmp_path / "big.jsonl"
+    ids = write_capture(capture, 1000)
+    with InngestServer(fault_rate=0.3) as inngest:
+        result = cli("replay", str(capture), "-t", PAYMENT, "--url", f"{inngest.url}/e/k",
+                     "--retries", "12", "--concurrency", "16", "--no-dodo-check", code=0)
+        seen = inngest.count_by_event_id()
+    expected = {f"payment.succeeded:pay_{n:06d}:" + json.loads(body_for(n))["timestamp"]
+                for n in range(1000)}
+    assert set(seen) == expected
+    assert set(seen.values()) == {1}
+    assert counts(result.stdout)["delivered"] == 1000
+    assert len(ids) == 1000
+    state = [json.loads(line) for line in (tmp_path / "big.jsonl.state.jsonl").open()]
+    assert len(state) == 1000 and {s["status"] for s in state} == {"delivered"}
+
+
+def test_second_run_sends_nothing_and_force_resends(cli: RunCli, tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 5)
+    with InngestServer() as inngest:
+        target = f"{inngest.url}/e/k"
+        first = cli("replay", str(capture), "-t", PAYMENT, "--url", target, code=0)
+        second = cli("replay", str(capture), "-t", PAYMENT, "--url", target, code=0)
+        assert len(inngest.received) == 5
+        forced = cli("replay", str(capture), "-t", PAYMENT, "--url", target, "--force", code=0)
+        assert len(inngest.received) == 10
+    assert counts(first.stdout)["delivered"] == 5
+    assert (counts(second.stdout)["delivered"], counts(second.stdout)["skipped"]) == (0, 5)
+    assert counts(forced.stdout)["delivered"] == 5
+
+
+def test_interrupted_replay_and_rerun_deliver_each_exactly_once(tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 300)
+    command = [sys.executable, "-m", "dodo_inngest_cli", "replay", str(capture), "-t", PAYMENT,
+               "--rate", "150", "--no-dodo-check"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    with InngestServer() as inngest:
+        command += ["--url", f"{inngest.url}/e/k"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, cwd=ROOT, env=env)
+        time.sleep(1.2)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 130, err
+        assert "(interrupted)" in out
+        first = len(inngest.received)
+        assert 0 < first < 300
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env,
+                              timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        seen = inngest.count_by_event_id()
+    assert len(seen) == 300
+    assert set(seen.values()) == {1}
+
+
+def test_events_without_id_get_a_deterministic_one(cli: RunCli, tmp_path: Path) -> None:
+    transform = tmp_path / "noid.js"
+    transform.write_text("function handler(w) { w.payload = {name: 'dodo/' + w.eventType, "
+                         "data: {}, ts: new Date(w.payload.timestamp).getTime()}; return w; }")
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 2)
+    with InngestServer() as inngest:
+        result = cli("replay", str(capture), "-t", str(transform), "--url",
+                     f"{inngest.url}/e/k", "--no-dodo-check", code=0)
+        assert sorted(inngest.count_by_event_id()) == ["dodo-msg_000000", "dodo-msg_000001"]
+        assert "2 event(s) had no id and got one derived from the delivery" in result.stdout
+        cli("replay", str(capture), "-t", str(transform), "--url", f"{inngest.url}/e/k",
+            "--no-assign-id", "--force", "--no-dodo-check", code=0)
+        assert inngest.count_by_event_id()["None"] == 2
+
+
+def test_filters(cli: RunCli, tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 10)
+    with InngestServer() as inngest:
+        target = ["--url", f"{inngest.url}/e/k", "--no-dodo-check", "--dry-run"]
+        since = cli("replay", str(capture), "-t", PAYMENT, *target, "--since", "2026-03-05",
+                    "--until", "2026-03-08", code=0)
+        assert counts(since.stdout)["skipped"] == 3
+        by_id = cli("replay", str(capture), "-t", PAYMENT, *target, "--id", "msg_000002",
+                    code=0)
+        assert counts(by_id.stdout)["skipped"] == 1
+        by_event = cli("replay", str(capture), "-t", PAYMENT, *target, "--event", "refund.*",
+                       code=0)
+        assert set(counts(by_event.stdout).values()) == {0}
+        assert inngest.requests == []
+
+
+def test_tampered_body_is_invalid_for_verify_and_skipped_by_replay(cli: RunCli,
+                                                                   tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 3)
+    lines = capture.read_text().splitlines()
+    record = json.loads(lines[1])
+    record["body"] = record["body"].replace("4999", "1")
+    lines[1] = json.dumps(record)
+    capture.write_text("\n".join(lines) + "\n")
+    verified = cli("verify", str(capture), "--secret", SECRET, code=1)
+    assert verified.stdout.splitlines()[-1] == "2 valid, 1 invalid, 0 unsigned, 0 unreadable"
+    document = json.loads(cli("verify", str(capture), "--secret", SECRET, "--format", "json",
+                              code=1).stdout)
+    assert [(d["delivery"], d["result"], d["reason"]) for d in document["deliveries"]] == [
+        ("msg_000000", "valid", ""),
+        ("msg_000001", "invalid", "no signature matches the body (tampered, or another secret)"),
+        ("msg_000002", "valid", "")]
+    with InngestServer() as inngest:
+        result = cli("replay", str(capture), "-t", PAYMENT, "--url", f"{inngest.url}/e/k",
+                     "--secret", SECRET, code=0)
+        assert len(inngest.received) == 2
+    assert ("invalid: msg_000001: signature invalid: no signature matches the body (tampered, "
+            "or another secret)") in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_verify_tolerance_and_unsigned(cli: RunCli, tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 1)
+    with capture.open("a") as handle:
+        handle.write(Delivery("plain", "t", {}, body_for(5), None, "").to_line() + "\n")
+    document = json.loads(cli("verify", str(capture), "--secret", SECRET, "--format", "json",
+                              code=0).stdout)
+    assert [(d["delivery"], d["result"]) for d in document["deliveries"]] == [
+        ("msg_000000", "valid"), ("plain", "unsigned")]
+    time.sleep(1.1)
+    strict = json.loads(cli("verify", str(capture), "--secret", SECRET, "--tolerance", "0",
+                            "--format", "json", code=1).stdout)
+    assert strict["deliveries"][0]["result"] == "invalid"
+    assert strict["deliveries"][0]["reason"].endswith("from now; the tolerance is 0 s")
+
+
+def test_replay_accepts_plain_payload_files(cli: RunCli, tmp_path: Path) -> None:
+    with InngestServer() as inngest:
+        cli("replay", str(WEBHOOKS / "payment.succeeded.json"),
+            str(WEBHOOKS / "refund.succeeded.json"), "-t", PAYMENT, "--url",
+            f"{inngest.url}/e/k", "--state", str(tmp_path / "s.jsonl"), code=0)
+        assert [e["name"] for e in inngest.events()] == ["dodo/payment.succeeded"]
