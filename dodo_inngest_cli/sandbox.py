@@ -28,50 +28,79 @@ MAX_CODE_CHARS = 51_200
 DEFAULT_ENDPOINT_URL = "https://inn.gs/e/local-test-key"
 """The endpoint URL a transform sees when none is configured."""
 
+# The harness every run evaluates first. Kept small: QuickJS parses it for every delivery (a
+# fresh context each time), and its cost is most of the sandbox's. Pieces only some runs need
+# (timers firing, finding the path of a lost value) are evaluated on demand.
 _PRELUDE = r"""
-var __dodo_console = [];
-var __dodo_timers = [];
-var __dodo_timer_seq = 0;
-var __dodo_clock = 0;
-var __dodo_state = null;
-var __dodo_value;
-var __dodo_error = null;
-
-function __dodo_text(value) {
-  if (typeof value === "string") return value;
-  if (value === undefined) return "undefined";
-  if (typeof value === "function") return "[Function " + (value.name || "anonymous") + "]";
-  if (value instanceof Error) return String(value);
-  try {
-    var text = JSON.stringify(value);
-    return text === undefined ? String(value) : text;
-  } catch (e) {
-    return String(value);
-  }
+var __dodo_console = [], __dodo_timers = [], __dodo_seq = 0, __dodo_clock = 0,
+  __dodo_state = null, __dodo_value, __dodo_error = null, __dodo_lost = false;
+function __dodo_text(v) {
+  if (typeof v === "string") return v;
+  try { var t = typeof v === "object" && !(v instanceof Error) && JSON.stringify(v); }
+  catch (e) {}
+  return typeof t === "string" ? t : String(v);
 }
-function __dodo_logger(level) {
-  return function __dodo_log() {
-    var parts = [];
-    for (var i = 0; i < arguments.length; i++) parts.push(__dodo_text(arguments[i]));
-    if (__dodo_console.length < 1000) {
-      __dodo_console.push([level, parts.join(" ").slice(0, 10000)]);
-    }
-  };
+function __dodo_log(level) {
+  if (__dodo_console.length < 1000) __dodo_console.push([level,
+    Array.prototype.slice.call(arguments, 1).map(__dodo_text).join(" ").slice(0, 10000)]);
 }
-globalThis.console = {
-  log: __dodo_logger("log"), info: __dodo_logger("info"), warn: __dodo_logger("warn"),
-  error: __dodo_logger("error"), debug: __dodo_logger("debug"),
-};
+globalThis.console = { log: __dodo_log.bind(null, "log"), info: __dodo_log.bind(null, "info"),
+  warn: __dodo_log.bind(null, "warn"), error: __dodo_log.bind(null, "error"),
+  debug: __dodo_log.bind(null, "debug") };
 globalThis.setTimeout = function __dodo_set_timeout(fn, delay) {
-  var args = Array.prototype.slice.call(arguments, 2);
-  var wait = Math.max(4, Number(delay) || 0);
-  __dodo_timer_seq += 1;
-  __dodo_timers.push({ id: __dodo_timer_seq, due: __dodo_clock + wait, fn: fn, args: args });
-  return __dodo_timer_seq;
+  __dodo_timers.push({ id: ++__dodo_seq, due: __dodo_clock + Math.max(4, +delay || 0),
+                       fn: fn, args: Array.prototype.slice.call(arguments, 2) });
+  return __dodo_seq;
 };
 globalThis.clearTimeout = function __dodo_clear_timeout(id) {
   __dodo_timers = __dodo_timers.filter(function __dodo_keep(t) { return t.id !== id; });
 };
+function __dodo_fail(e) {
+  __dodo_state = "error";
+  __dodo_error = e instanceof Error
+    ? { name: e.name, message: String(e.message), stack: String(e.stack || "") }
+    : { name: "", message: "uncaught " + __dodo_text(e), stack: "" };
+}
+function __dodo_invoke(fn, args) {
+  try { var out = fn.apply(undefined, args); } catch (e) { return __dodo_fail(e); }
+  if (out && typeof out.then === "function") {
+    out.then(function __dodo_done(v) { __dodo_state = "done"; __dodo_value = v; }, __dodo_fail);
+  } else { __dodo_state = "done"; __dodo_value = out; }
+}
+function __dodo_start(body, url, env) {
+  var p = JSON.parse(body);
+  __dodo_invoke(handler, [{ method: "POST", url: url, payload: p, env: JSON.parse(env),
+    eventType: p && typeof p.type === "string" ? p.type : "", transformationsParams: {} }]);
+}
+function __dodo_keep(key, v) {
+  var raw = this[key];
+  if (v === undefined || typeof v === "function" || typeof v === "number" && !isFinite(v)
+      || raw instanceof Date && isNaN(raw)) __dodo_lost = true;
+  return v;
+}
+function __dodo_finish(whole) {
+  var v = __dodo_value, r = { state: __dodo_state, console: __dodo_console,
+    error: __dodo_error, kind: v === null ? "null" : Array.isArray(v) ? "array" : typeof v };
+  if (__dodo_state !== "done" || r.kind !== "object") return JSON.stringify(r);
+  var o = whole ? v : { method: v.method, url: v.url, payload: v.payload,
+                        headers: v.headers, cancel: v.cancel };
+  if (!whole && o.headers === undefined) delete o.headers;
+  if (!whole && o.cancel === undefined) delete o.cancel;
+  r.has = { method: "method" in v, headers: "headers" in o };
+  try { r.out = JSON.stringify(o, __dodo_keep); }
+  catch (e) { __dodo_fail(e); r.state = "error"; r.error = __dodo_error; r.serialising = true; }
+  r.lost = __dodo_lost;
+  return JSON.stringify(r);
+}
+"""
+
+# Evaluated by InngestTransform runs only.
+_START_TRANSFORM = r"""
+function __dodo_start_transform(argsJson) { __dodo_invoke(transform, JSON.parse(argsJson)); }
+"""
+
+# Evaluated only when the handler's result is not settled right away (await, timers).
+_TIMERS = r"""
 function __dodo_next_timer() {
   if (__dodo_timers.length === 0) return -1;
   __dodo_timers.sort(function __dodo_order(a, b) { return a.due - b.due || a.id - b.id; });
@@ -82,46 +111,10 @@ function __dodo_fire() {
   __dodo_clock = timer.due;
   if (typeof timer.fn === "function") timer.fn.apply(undefined, timer.args);
 }
-function __dodo_fail(e) {
-  __dodo_state = "error";
-  if (e instanceof Error) {
-    __dodo_error = { name: e.name, message: String(e.message), stack: String(e.stack || "") };
-  } else {
-    __dodo_error = { name: "", message: "uncaught " + __dodo_text(e), stack: "" };
-  }
-}
-function __dodo_start(body, url, envJson) {
-  var webhook = {
-    method: "POST",
-    url: url,
-    payload: JSON.parse(body),
-    eventType: "",
-    env: JSON.parse(envJson),
-    transformationsParams: {},
-  };
-  if (webhook.payload && typeof webhook.payload.type === "string") {
-    webhook.eventType = webhook.payload.type;
-  }
-  __dodo_invoke(handler, [webhook]);
-}
-function __dodo_start_transform(argsJson) {
-  __dodo_invoke(transform, JSON.parse(argsJson));
-}
-function __dodo_invoke(fn, args) {
-  try {
-    var out = fn.apply(undefined, args);
-  } catch (e) {
-    __dodo_fail(e);
-    return;
-  }
-  if (out !== null && typeof out === "object" && typeof out.then === "function") {
-    out.then(function __dodo_resolved(v) { __dodo_state = "done"; __dodo_value = v; },
-             __dodo_fail);
-  } else {
-    __dodo_state = "done";
-    __dodo_value = out;
-  }
-}
+"""
+
+# Evaluated only when the JSON round trip lost a value: where each one was.
+_LOSSY = r"""
 function __dodo_lossy(value, path, seen, out) {
   if (out.length >= 20 || seen.length > 200) return;
   if (typeof value === "number") {
@@ -141,42 +134,20 @@ function __dodo_lossy(value, path, seen, out) {
   } else {
     var keys = Object.keys(value);
     for (var k = 0; k < keys.length; k++) {
-      var key = keys[k];
-      var child = value[key];
-      var where = path + "/" + key.replace(/~/g, "~0").replace(/\//g, "~1");
+      var child = value[keys[k]];
+      var where = path + "/" + keys[k].replace(/~/g, "~0").replace(/\//g, "~1");
       if (child === undefined) out.push([where, "undefined: the property is dropped"]);
       else if (typeof child === "function") {
         out.push([where, "a function: the property is dropped"]);
-      }
-      else __dodo_lossy(child, where, seen, out);
+      } else __dodo_lossy(child, where, seen, out);
     }
   }
   seen.pop();
 }
-function __dodo_finish(whole) {
-  var result = { state: __dodo_state, console: __dodo_console, error: __dodo_error };
-  if (__dodo_state === "done") {
-    var v = __dodo_value;
-    result.kind = v === undefined ? "undefined" : v === null ? "null"
-      : Array.isArray(v) ? "array" : typeof v;
-    if (result.kind === "object") {
-      var lossy = [];
-      __dodo_lossy(whole ? v : v.payload, "", [], lossy);
-      result.lossy = lossy;
-      result.has = { method: "method" in v, url: "url" in v, payload: "payload" in v,
-                     headers: "headers" in v && v.headers !== undefined };
-      try {
-        result.out = JSON.stringify(whole ? v : { method: v.method, url: v.url,
-          payload: v.payload, headers: v.headers, cancel: v.cancel });
-      } catch (e) {
-        __dodo_fail(e);
-        result.state = "error";
-        result.error = __dodo_error;
-        result.serialising = true;
-      }
-    }
-  }
-  return JSON.stringify(result);
+function __dodo_lost_values(whole) {
+  var out = [];
+  __dodo_lossy(whole ? __dodo_value : __dodo_value.payload, "", [], out);
+  return JSON.stringify(out);
 }
 """
 
@@ -327,6 +298,7 @@ class InngestTransform(_Script):
 
         def start() -> None:
             run.context.set("__dodo_args", arguments)
+            run.call(_START_TRANSFORM)
             run.call("__dodo_start_transform(__dodo_args)")
 
         report = run.execute(started, start, whole=True)
@@ -393,8 +365,12 @@ class _Run:
         try:
             self.define()
             start()
-            self.settle()
-            raw = self.call(f"__dodo_finish({'true' if whole else 'false'})")
+            raw = self.settle(whole)
+            if '"lost":true' in raw:
+                self.call(_LOSSY)
+                lost = self.call(f"__dodo_lost_values({'true' if whole else 'false'})")
+            else:
+                lost = "[]"
         except _Timeout:
             self.read_console()
             return self.timeout_result(started, f"while `{self.transform.entry}` ran")
@@ -402,6 +378,7 @@ class _Run:
             self.read_console()
             return self.exception_result(started, str(exc), phase="run")
         report: dict[str, Any] = json.loads(raw)
+        report["lossy"] = json.loads(lost)
         self.console = [ConsoleLine(level, text) for level, text in report["console"]]
         if report["state"] == "error":
             error = report["error"]
@@ -426,13 +403,18 @@ class _Run:
                 hint="flatten the payload")])
         return report
 
-    def settle(self) -> None:
-        """Run promise jobs and timers until the handler's result is settled."""
+    def settle(self, whole: bool) -> str:
+        """Run promise jobs, then timers, until the result is settled; the finish report."""
+        timers_loaded = False
         while True:
             while self.job():
                 pass
-            if self.context.eval("__dodo_state") is not None:
-                return
+            raw: str = self.call(f"__dodo_finish({'true' if whole else 'false'})")
+            if '"state":null' not in raw:
+                return raw
+            if not timers_loaded:
+                self.call(_TIMERS)
+                timers_loaded = True
             due = self.context.eval("__dodo_next_timer()")
             if due < 0:
                 raise _Timeout  # a promise that never settles: production times out too
