@@ -4,7 +4,6 @@ Heavy modules (QuickJS, pydantic, the pipeline) are imported inside the commands
 `--help` and `rules` start fast.
 """
 
-from __future__ import annotations
 
 import enum
 import json
@@ -638,6 +637,10 @@ def replay(
         "--concurrency", metavar="N", min=1, max=64, help="Requests in flight.")] = 4,
     rate: Annotated[float | None, typer.Option(
         "--rate", metavar="N", min=0.01, help="At most N deliveries a second.")] = None,
+    batch: Annotated[int, typer.Option(
+        "--batch", metavar="N", min=1, max=5000,
+        help="Deliveries per request, their events sent as one array (1: each alone, as "
+             "Dodo does).")] = 20,
     state: Annotated[Path | None, typer.Option(
         "--state", metavar="FILE", help="The replay state file.",
         show_default="<capture>.state.jsonl")] = None,
@@ -696,7 +699,7 @@ def replay(
     run = Replay(relay, state_file, Filters(tuple(event or ()), window[0], window[1],
                                             tuple(delivery_id or ())),
                  signer=signer, allow_unverified=allow_unverified, force=force,
-                 concurrency=concurrency, rate=rate)
+                 concurrency=concurrency, rate=rate, batch=batch)
     interrupted = False
 
     def on_sigint(*_: object) -> None:

@@ -123,6 +123,7 @@ class Listener:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out without a delayed-ACK stall
             server_version = "dodo-inngest"
 
             def log_message(self, format: str, *args: Any) -> None:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -30,6 +29,13 @@ STATUS_STYLE = {
 }
 SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 SEVERITY_MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
+
+
+def _code(text: str, language: str) -> Any:
+    """Syntax-highlighted code (pygments is imported only when code is shown)."""
+    from rich.syntax import Syntax
+
+    return Syntax(text, language, background_color="default")
 
 
 def make_console(*, stderr: bool = False, file: Any = None) -> Console:
@@ -151,8 +157,7 @@ def print_details(console: Console, results: Sequence[Result], *, show_output: b
         if has_output and result.request is not None:
             request = result.request.to_json()
             request["url"] = mask_url(request["url"])
-            console.print(Syntax(json.dumps(request, indent=2, ensure_ascii=False), "json",
-                                 background_color="default"))
+            console.print(_code(json.dumps(request, indent=2, ensure_ascii=False), "json"))
 
 
 def summary_line(summary: Summary, seconds: float) -> Text:
@@ -223,7 +228,7 @@ def print_rule(console: Console, rule: Rule) -> None:
     if rule.example:
         console.print()
         console.print(Text("Example fix:", style="bold"))
-        console.print(Syntax(rule.example, "javascript", background_color="default"))
+        console.print(_code(rule.example, "javascript"))
 
 
 def print_error(console: Console, message: str, hint: str | None) -> None:
@@ -239,7 +244,7 @@ def print_json(console: Console, document: Any) -> None:
     """A JSON document, indented: coloured on a terminal, plain when piped."""
     text = json.dumps(document, indent=2, ensure_ascii=False)
     if console.is_terminal and not console.no_color:
-        console.print(Syntax(text, "json", background_color="default"), soft_wrap=True)
+        console.print(_code(text, "json"), soft_wrap=True)
     else:
         console.out(text, highlight=False)
 
@@ -269,16 +274,14 @@ def print_send(out: Console, err: Console, outcome: Outcome, target: Target,
     for item in outcome.prepared:
         if item.stored is not None:
             out.print(Text(f"{item.source}: Inngest stores", style="bold"), soft_wrap=True)
-            out.print(Syntax(json.dumps(item.stored, indent=2, ensure_ascii=False), "json",
-                             background_color="default"))
+            out.print(_code(json.dumps(item.stored, indent=2, ensure_ascii=False), "json"))
     if outcome.dry_run:
         for request in outcome.planned:
             out.print(Text(f"{request.method} {mask_url(request.url)}", style="bold"),
                       soft_wrap=True)
             for name, value in dry_run_headers(forwarder, target, request).items():
                 out.print(f"{name}: {mask_url(value)}", soft_wrap=True, markup=False)
-            out.print(Syntax(json.dumps(request.payload, indent=2, ensure_ascii=False), "json",
-                             background_color="default"))
+            out.print(_code(json.dumps(request.payload, indent=2, ensure_ascii=False), "json"))
             out.print()
     rows = outcome.rows()
     table = Table(show_edge=False, header_style="bold", pad_edge=False)

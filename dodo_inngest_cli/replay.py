@@ -24,6 +24,7 @@ from typing import Any
 from .capture import Delivery, Problem, check_signature, now_iso
 from .errors import InputError
 from .forward import Forwarder, Target
+from .inngest import MAX_BATCH
 from .models import Status, matches
 from .pipeline import Checks, evaluate
 from .rules import Finding, Severity
@@ -64,6 +65,41 @@ def seed_for(delivery: Delivery, target: Target) -> str:
     return f"{millis},{base64.b64encode(digest).decode()}"
 
 
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Ready:
+    """A transformed, checked delivery whose events are ready to send."""
+
+    delivery: Delivery
+    event_type: str
+    events: list[Any]
+    batch: bool
+    """The transform returned an array (sent as one even when alone)."""
+    method: str
+    url: str
+    headers: dict[str, str]
+    assigned_id: bool
+    findings: list[Finding]
+
+    @property
+    def size(self) -> int:
+        """The events' size as sent."""
+        return len(json.dumps(self.events, separators=(",", ":")).encode())
+
+    def joins(self, other: Ready) -> bool:
+        """Whether both can share one request."""
+        return (self.method, self.url, self.headers) == (other.method, other.url,
+                                                         other.headers)
+
+    def outcome(self, status: str, *, ids: list[str] | None = None, reason: str = "",
+                attempts: int = 0) -> Outcome:
+        """What happened to this delivery."""
+        return Outcome(self.delivery.id, self.event_type, status, ids or [], reason, attempts,
+                       self.assigned_id, self.findings)
+
+
 class Relay:
     """Transform one delivery, check it, and send it to the target."""
 
@@ -77,6 +113,10 @@ class Relay:
 
     def process(self, delivery: Delivery) -> Outcome:
         """Transform and send (or, without a forwarder, only prepare) one delivery."""
+        return self.process_group([delivery])[0]
+
+    def prepare(self, delivery: Delivery) -> Outcome | Ready:
+        """Transform and check a delivery: a final Outcome, or events Ready to send."""
         try:
             webhook = delivery.webhook()
         except InputError as exc:
@@ -91,21 +131,67 @@ class Relay:
             return Outcome(delivery.id, webhook.event_type, "rejected",
                            reason=f"{code}: {reason}", findings=result.findings)
         payload, assigned = self._with_ids(result.request.payload, delivery.id)
+        events = payload if isinstance(payload, list) else [payload]
+        ready = Ready(delivery, webhook.event_type, events, isinstance(payload, list),
+                      result.request.method, result.request.url, result.request.headers,
+                      assigned, result.findings)
         if self.forwarder is None:
-            names = [e.get("name") for e in (payload if isinstance(payload, list) else [payload])
-                     if isinstance(e, dict)]
-            return Outcome(delivery.id, webhook.event_type, "skipped",
-                           reason=f"dry run: would send {', '.join(map(str, names))}",
-                           assigned_id=assigned, findings=result.findings)
-        sent = self.forwarder.send(self.target, payload, method=result.request.method,
-                                   url=result.request.url,
-                                   extra_headers=result.request.headers,
-                                   seed=seed_for(delivery, self.target))
-        status = "delivered" if sent.ok else ("failed" if sent.outcome == "failed"
-                                               else "rejected")
-        return Outcome(delivery.id, webhook.event_type, status, [i for i in sent.ids if i],
-                       "" if sent.ok else sent.error, len(sent.attempts), assigned,
-                       result.findings)
+            names = ", ".join(str(e.get("name")) for e in events if isinstance(e, dict))
+            return ready.outcome("skipped", reason=f"dry run: would send {names}")
+        return ready
+
+    def process_group(self, deliveries: list[Delivery], batch: int = 1) -> list[Outcome]:
+        """Prepare each delivery, then send what is ready, up to `batch` deliveries a request
+        (same URL, method and headers; at most 5,000 events and 3 MiB)."""
+        prepared = [self.prepare(delivery) for delivery in deliveries]
+        ready = [p for p in prepared if isinstance(p, Ready)]
+        sent: dict[int, Outcome] = {}
+        group: list[Ready] = []
+        for item in ready:
+            if group and (len(group) >= batch or not group[0].joins(item)
+                          or sum(r.size for r in group) + item.size > MAX_REQUEST_BYTES
+                          or sum(len(r.events) for r in group) + len(item.events) > MAX_BATCH):
+                sent.update(self._send(group))
+                group = []
+            group.append(item)
+        if group:
+            sent.update(self._send(group))
+        return [sent[id(p)] if isinstance(p, Ready) else p for p in prepared]
+
+    def _send(self, group: list[Ready]) -> dict[int, Outcome]:
+        """One request for the group; a 400 part-way re-sends what Inngest did not process."""
+        assert self.forwarder is not None
+        head = group[0]
+        if len(group) == 1 and not head.batch:
+            payload: Any = head.events[0]
+        else:
+            payload = [event for item in group for event in item.events]
+        digest = hashlib.sha256("\n".join(r.delivery.id for r in group).encode()).digest()
+        seed = seed_for(head.delivery, self.target).split(",")[0] + "," + \
+            base64.b64encode(digest[:10]).decode()
+        result = self.forwarder.send(self.target, payload, method=head.method, url=head.url,
+                                     extra_headers=head.headers, seed=seed)
+        outcomes: dict[int, Outcome] = {}
+        position = 0
+        for index, item in enumerate(group):
+            ids = result.ids[position:position + len(item.events)]
+            position += len(item.events)
+            attempts = len(result.attempts)
+            if ids and all(ids):
+                outcomes[id(item)] = item.outcome("delivered", ids=ids, attempts=attempts)
+            elif result.status == 400 and len(group) > 1:
+                # Inngest accepted what came before this event; this one is the culprit and
+                # the rest were not processed: send them again on their own request.
+                outcomes[id(item)] = item.outcome("rejected", ids=[i for i in ids if i],
+                                                  reason=result.error, attempts=attempts)
+                if group[index + 1:]:
+                    outcomes.update(self._send(group[index + 1:]))
+                return outcomes
+            else:
+                status = "failed" if result.outcome == "failed" else "rejected"
+                outcomes[id(item)] = item.outcome(status, ids=[i for i in ids if i],
+                                                  reason=result.error, attempts=attempts)
+        return outcomes
 
     def _with_ids(self, payload: Any, delivery_id: str) -> tuple[Any, bool]:
         if not self.assign_id:
@@ -121,12 +207,21 @@ class Relay:
 
 
 class StateFile:
-    """Per delivery and target, what a replay did: an append-only JSON Lines file."""
+    """Per delivery and target, what a replay did: an append-only JSON Lines file.
+
+    Each record is flushed to the operating system at once (it survives the process being
+    killed) and fsync'ed in groups, at most SYNC_EVERY_S apart and on close; a power loss
+    can forget the last fraction of a second, whose deliveries are then sent again and
+    de-duplicated by Inngest through their deterministic ids.
+    """
+
+    SYNC_EVERY_S = 0.2
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._done: set[int] = set()
         self._lock = threading.Lock()
+        self._synced = time.monotonic()
         if path.exists():
             self._load()
         try:
@@ -161,20 +256,25 @@ class StateFile:
         return self._key(delivery, target) in self._done
 
     def record(self, outcome: Outcome, target: str) -> None:
-        """Append what happened, durably, before the next delivery counts it as done."""
+        """Append what happened (see the class docstring for how durably)."""
         line = json.dumps({"delivery": outcome.delivery, "target": target,
                            "status": outcome.status, "ids": outcome.ids,
                            "reason": outcome.reason, "at": now_iso()}, ensure_ascii=False)
         with self._lock:
             self._handle.write(line + "\n")
             self._handle.flush()
-            os.fsync(self._handle.fileno())
+            if time.monotonic() - self._synced >= self.SYNC_EVERY_S:
+                os.fsync(self._handle.fileno())
+                self._synced = time.monotonic()
             if outcome.status == "delivered":
                 self._done.add(self._key(outcome.delivery, target))
 
     def close(self) -> None:
-        """Close the file."""
-        self._handle.close()
+        """Sync and close the file."""
+        with self._lock:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,6 +336,8 @@ class Replay:
     force: bool = False
     concurrency: int = 4
     rate: float | None = None
+    batch: int = 20
+    """Deliveries per request (their events sent as one array); 1 sends each alone."""
     stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def screen(self, item: Delivery) -> Outcome | None:
@@ -251,11 +353,30 @@ class Replay:
 
     def run(self, items: Iterable[Delivery | Problem],
             on_outcome: Callable[[Outcome], None]) -> None:
-        """Process every delivery; Ctrl-C (stop set) finishes what is in flight, then returns."""
+        """Process every delivery, `batch` a request, `concurrency` requests in flight;
+        Ctrl-C (stop set) finishes what is in flight, then returns."""
         limiter = RateLimiter(self.rate)
-        in_flight: set[Future[Outcome]] = set()
+        in_flight: set[Future[list[Outcome]]] = set()
+        group: list[Delivery] = []
+        opened = 0.0
+
+        def report(outcomes: list[Outcome]) -> None:
+            for outcome in outcomes:
+                if self.state is not None and outcome.status in ("delivered", "failed",
+                                                                 "rejected"):
+                    self.state.record(outcome, self.relay.target.shown)
+                on_outcome(outcome)
+
         with ThreadPoolExecutor(max_workers=self.concurrency,
                                 thread_name_prefix="replay") as pool:
+
+            def submit() -> None:
+                nonlocal group, in_flight
+                while len(in_flight) >= self.concurrency * 2:
+                    in_flight = _drain(in_flight, report)
+                in_flight.add(pool.submit(self.relay.process_group, group, self.batch))
+                group = []
+
             try:
                 for item in items:
                     if self.stop.is_set():
@@ -269,27 +390,25 @@ class Replay:
                     if decided is not None:
                         on_outcome(decided)
                         continue
-                    while len(in_flight) >= self.concurrency * 2:
-                        in_flight = _drain(in_flight, self._finish, on_outcome)
                     limiter.wait()
-                    in_flight.add(pool.submit(self.relay.process, item))
+                    if not group:
+                        opened = time.monotonic()
+                    group.append(item)
+                    if len(group) >= self.batch or time.monotonic() - opened > 0.25:
+                        submit()
+                if group and not self.stop.is_set():
+                    submit()
             finally:
                 while in_flight:
-                    in_flight = _drain(in_flight, self._finish, on_outcome)
-
-    def _finish(self, outcome: Outcome) -> None:
-        if self.state is not None and outcome.status in ("delivered", "failed", "rejected"):
-            self.state.record(outcome, self.relay.target.shown)
+                    in_flight = _drain(in_flight, report)
 
 
-def _drain(in_flight: set[Future[Outcome]], finish: Callable[[Outcome], None],
-           on_outcome: Callable[[Outcome], None]) -> set[Future[Outcome]]:
-    """Wait for at least one request to finish; record and report it; the rest are pending."""
+def _drain(in_flight: set[Future[list[Outcome]]],
+           report: Callable[[list[Outcome]], None]) -> set[Future[list[Outcome]]]:
+    """Wait for at least one request to finish and report it; the rest are pending."""
     done, pending = wait(in_flight, return_when=FIRST_COMPLETED)
     for future in done:
-        outcome = future.result()
-        finish(outcome)
-        on_outcome(outcome)
+        report(future.result())
     return pending
 
 

@@ -219,6 +219,7 @@ class InngestServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out without a delayed-ACK stall
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet."""

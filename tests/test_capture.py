@@ -438,3 +438,26 @@ def test_replay_accepts_plain_payload_files(cli: RunCli, tmp_path: Path) -> None
             str(WEBHOOKS / "refund.succeeded.json"), "-t", PAYMENT, "--url",
             f"{inngest.url}/e/k", "--state", str(tmp_path / "s.jsonl"), code=0)
         assert [e["name"] for e in inngest.events()] == ["dodo/payment.succeeded"]
+
+
+def test_batched_replay_resends_what_inngest_did_not_process(cli: RunCli,
+                                                             tmp_path: Path) -> None:
+    transform = tmp_path / "t.js"
+    transform.write_text(
+        "function handler(w) {\n  const p = w.payload.data;\n"
+        "  const ms = new Date(w.payload.timestamp).getTime();\n"
+        "  w.payload = {name: 'dodo/' + w.eventType, id: p.payment_id, data: {},\n"
+        "    ts: p.payment_id === 'pay_000002' ? Math.floor(ms / 1000) : ms};\n"
+        "  return w;\n}\n")
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 5)
+    with InngestServer() as inngest:
+        result = cli("replay", str(capture), "-t", str(transform), "--url",
+                     f"{inngest.url}/e/k", "--batch", "5", "--ignore", "ts-in-seconds",
+                     "--no-dodo-check", code=1)
+        assert [len(json.loads(r["body"])) for r in inngest.requests] == [5, 2]
+        assert sorted(inngest.count_by_event_id().items()) == [
+            (f"pay_{n:06d}", 1) for n in (0, 1, 3, 4)]
+    assert counts(result.stdout)["delivered"] == 4
+    assert counts(result.stdout)["rejected"] == 1
+    assert "rejected: msg_000002: timestamp is before Jan 1, 1980" in result.stderr
