@@ -8,10 +8,13 @@ delivery for each target (masked), so a second run sends only what is not yet co
 
 from __future__ import annotations
 
+import array
 import base64
+import bisect
 import dataclasses
 import datetime as dt
 import hashlib
+import heapq
 import json
 import os
 import threading
@@ -206,6 +209,32 @@ class Relay:
         return payload, False
 
 
+class SeenSet:
+    """64-bit keys in about 8 bytes each: a sorted array, plus a small set of recent keys
+    merged into it now and then, so memory stays flat as a replay grows."""
+
+    MERGE_AT = 4096
+
+    def __init__(self) -> None:
+        self.base = array.array("Q")
+        self.recent: set[int] = set()
+
+    def __contains__(self, key: int) -> bool:
+        if key in self.recent:
+            return True
+        index = bisect.bisect_left(self.base, key)
+        return index < len(self.base) and self.base[index] == key
+
+    def add(self, key: int) -> None:
+        """Remember a key."""
+        if key in self:
+            return
+        self.recent.add(key)
+        if len(self.recent) >= self.MERGE_AT:
+            self.base = array.array("Q", heapq.merge(self.base, sorted(self.recent)))
+            self.recent.clear()
+
+
 class StateFile:
     """Per delivery and target, what a replay did: an append-only JSON Lines file.
 
@@ -219,7 +248,7 @@ class StateFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._done: set[int] = set()
+        self._done = SeenSet()
         self._lock = threading.Lock()
         self._synced = time.monotonic()
         if path.exists():
@@ -232,7 +261,8 @@ class StateFile:
                              hint="--state picks another place") from None
 
     @staticmethod
-    def _key(delivery: str, target: str) -> int:
+    def key(delivery: str, target: str) -> int:
+        """A 64-bit key for a delivery and target."""
         return int.from_bytes(hashlib.blake2b(f"{delivery}\n{target}".encode(),
                                               digest_size=8).digest(), "big")
 
@@ -245,7 +275,7 @@ class StateFile:
                     except (json.JSONDecodeError, UnicodeDecodeError):
                         continue  # a torn last line: that delivery was not confirmed
                     if isinstance(record, dict) and record.get("status") == "delivered":
-                        self._done.add(self._key(str(record.get("delivery")),
+                        self._done.add(self.key(str(record.get("delivery")),
                                                  str(record.get("target"))))
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read the state file: {exc.strerror}") \
@@ -253,7 +283,7 @@ class StateFile:
 
     def delivered(self, delivery: str, target: str) -> bool:
         """Whether this delivery was already confirmed for this (masked) target."""
-        return self._key(delivery, target) in self._done
+        return self.key(delivery, target) in self._done
 
     def record(self, outcome: Outcome, target: str) -> None:
         """Append what happened (see the class docstring for how durably)."""
@@ -267,7 +297,7 @@ class StateFile:
                 os.fsync(self._handle.fileno())
                 self._synced = time.monotonic()
             if outcome.status == "delivered":
-                self._done.add(self._key(outcome.delivery, target))
+                self._done.add(self.key(outcome.delivery, target))
 
     def close(self) -> None:
         """Sync and close the file."""
@@ -339,9 +369,12 @@ class Replay:
     batch: int = 20
     """Deliveries per request (their events sent as one array); 1 sends each alone."""
     stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    claimed: SeenSet = dataclasses.field(default_factory=SeenSet)
+    """Deliveries this run already took (Dodo's retries are captured more than once)."""
 
     def screen(self, item: Delivery) -> Outcome | None:
-        """An outcome decided without sending (bad signature, already done), or None."""
+        """An outcome decided without sending (bad signature, already done, a repeat), or
+        None."""
         if self.signer is not None:
             state, reason = check_signature(self.signer, item, tolerance_s=None)
             if state != "valid" and not self.allow_unverified:
@@ -349,6 +382,11 @@ class Replay:
         if not self.force and self.state is not None and \
                 self.state.delivered(item.id, self.relay.target.shown):
             return Outcome(item.id, "", "skipped", reason="already delivered")
+        key = StateFile.key(item.id, self.relay.target.shown)
+        if key in self.claimed:
+            return Outcome(item.id, "", "skipped",
+                           reason="a repeat of an earlier delivery in the input (a Dodo retry)")
+        self.claimed.add(key)
         return None
 
     def run(self, items: Iterable[Delivery | Problem],

@@ -461,3 +461,15 @@ def test_batched_replay_resends_what_inngest_did_not_process(cli: RunCli,
     assert counts(result.stdout)["delivered"] == 4
     assert counts(result.stdout)["rejected"] == 1
     assert "rejected: msg_000002: timestamp is before Jan 1, 1980" in result.stderr
+
+
+def test_a_delivery_captured_twice_is_sent_once(cli: RunCli, tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 3)
+    with capture.open("a") as handle:  # Dodo retried msg_000001, and both were captured
+        handle.write(capture.read_text().splitlines()[1] + "\n")
+    with InngestServer() as inngest:
+        result = cli("replay", str(capture), "-t", PAYMENT, "--url", f"{inngest.url}/e/k",
+                     "--no-dodo-check", code=0)
+        assert sorted(inngest.count_by_event_id().values()) == [1, 1, 1]
+    assert (counts(result.stdout)["delivered"], counts(result.stdout)["skipped"]) == (3, 1)
