@@ -159,6 +159,15 @@ TimeoutOpt = Annotated[float, typer.Option(
 SecretOpt = Annotated[str | None, typer.Option(
     "--secret", metavar="WHSEC", envvar="DODO_PAYMENTS_WEBHOOK_KEY", show_envvar=True,
     help="Dodo's webhook signing secret (whsec_…); never printed.", show_default=False)]
+FuzzOpt = Annotated[int, typer.Option(
+    "--fuzz", metavar="N", min=0,
+    help="Also run N generated payloads (valid under the official Dodo models) per event "
+         "type each transform handles.")]
+SeedOpt = Annotated[int, typer.Option(
+    "--seed", metavar="N", help="The fuzzing seed: the same seed, the same payloads.")]
+SaveFailuresOpt = Annotated[Path | None, typer.Option(
+    "--save-failures", metavar="DIR",
+    help="Save each minimal failing payload as a sample file in DIR.")]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", metavar="FILE",
     help="Config file.", show_default="dodo-inngest.toml or pyproject.toml, found upward")]
@@ -221,6 +230,9 @@ def test(
         "--triggers", metavar="FILE",
         help="The Inngest functions events must reach: JSON or TOML list of {function, event, "
              "expression?} [config: triggers].")] = None,
+    fuzz: FuzzOpt = 0,
+    seed: SeedOpt = 0,
+    save_failures: SaveFailuresOpt = None,
     ignore: IgnoreOpt = None,
     strict: StrictOpt = None,
     dodo_check: DodoCheckOpt = None,
@@ -260,9 +272,16 @@ def test(
     pruned = store.prune() if store and prune else []
     orphans = store.orphans() if store else []
     summary = Summary.of(results)
+    fuzzed = []
+    if fuzz:
+        from .fuzz import fuzz_plan
+
+        fuzzed = fuzz_plan(plan, examples=fuzz, seed=seed, checks=judged,
+                           events=tuple(event or ()), save_to=save_failures)
+    ok = summary.ok and all(report.ok for report in fuzzed)
     seconds = time.perf_counter() - started
 
-    from .render import make_console, print_json, print_snapshots, print_text_report
+    from .render import make_console, print_fuzz, print_json, print_snapshots, print_text_report
 
     terminal = make_console()
     if output_format is ReportFormat.text:
@@ -273,17 +292,23 @@ def test(
         print_text_report(terminal, results, summary, seconds, show_output=show_output)
         if store is not None:
             print_snapshots(terminal, store, orphans, pruned)
+        if fuzz:
+            print_fuzz(terminal, fuzzed, seed=seed)
         if os.environ.get("GITHUB_ACTIONS") == "true":
             terminal.out(github_annotations(results), end="", highlight=False)
-        return ExitCode.OK if summary.ok else ExitCode.FAILED
+        return ExitCode.OK if ok else ExitCode.FAILED
     document: Any = None
     if output_format is ReportFormat.json:
         document = report_json(results)
+        document["ok"] = ok
         if store is not None:
             document["snapshots"] = store.report(orphans, pruned)
+        if fuzz:
+            document["fuzz"] = {"seed": seed, "examples": fuzz,
+                                "reports": [report.to_json() for report in fuzzed]}
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     elif output_format is ReportFormat.junit:
-        text = junit_xml(results, seconds=seconds)
+        text = junit_xml(results, seconds=seconds, fuzzed=fuzzed)
     else:
         text = github_annotations(results)
     if output is not None:
@@ -294,7 +319,7 @@ def test(
         print_json(terminal, document)
     else:
         terminal.out(text, end="", highlight=False)
-    return ExitCode.OK if summary.ok else ExitCode.FAILED
+    return ExitCode.OK if ok else ExitCode.FAILED
 
 
 def _open_output(path: Path) -> Any:
@@ -314,6 +339,62 @@ def summary_text(summary: Any, seconds: float, output: Path) -> Any:
     line = summary_line(summary, seconds)
     line.append(f"; report written to {output}")
     return line
+
+
+@app.command("fuzz")
+def fuzz_command(
+    transform: Annotated[Path, typer.Argument(help="The transform (.js).", show_default=False)],
+    examples: Annotated[int, typer.Option(
+        "--examples", "-n", metavar="N", min=1,
+        help="Generated payloads per event type.")] = 100,
+    seed: SeedOpt = 0,
+    event: Annotated[list[str] | None, typer.Option(
+        "--event", metavar="GLOB", help="Only these event types, e.g. 'dispute.*'.")] = None,
+    save_failures: SaveFailuresOpt = None,
+    output_format: Annotated[Format, typer.Option(
+        "--format", "-f", help="Output format.")] = Format.text,
+    ignore: IgnoreOpt = None,
+    strict: StrictOpt = None,
+    time_limit: TimeLimitOpt = None,
+    memory_limit: MemoryLimitOpt = None,
+    env: EnvOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Throw generated Dodo payloads at a transform and shrink every failure to a reproducer.
+
+    Payloads are valid under the official Dodo models (null where nullable, optional fields
+    absent, every currency, edge-length and non-ASCII strings, boundary amounts and
+    timestamps), for each event type the transform handles (its bundled sample is neither
+    cancelled nor passed through). A failure is shown as the smallest change to the bundled
+    sample that still fails; --save-failures keeps it as a sample to re-run with `test`.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest fuzz payment.js
+      dodo-inngest fuzz dispute.js -n 1000 --seed 7 --save-failures tests/webhooks/fuzz
+    """
+    from .config import load_config
+    from .fuzz import fuzz_plan
+    from .pipeline import Planned
+    from .plan import checks, load_transform
+    from .render import make_console, print_fuzz, print_json
+
+    settings = load_config(config)
+    choices = _choices(ignore, strict, False, time_limit, memory_limit, env, None)
+    loaded = load_transform(transform, settings, choices)
+    filters = {settings_path.resolve(): entry.events for entry in settings.settings.transforms
+               if (settings_path := settings.path(entry.file))}
+    events_filter = filters.get(transform.resolve())
+    reports = fuzz_plan([Planned(loaded, tuple(events_filter) if events_filter else None)],
+                        examples=examples, seed=seed, checks=checks(settings, choices),
+                        events=tuple(event or ()), save_to=save_failures)
+    out = make_console()
+    if output_format is Format.json:
+        print_json(out, {"version": 1, "ok": all(r.ok for r in reports), "seed": seed,
+                         "examples": examples, "reports": [r.to_json() for r in reports]})
+    else:
+        print_fuzz(out, reports, seed=seed)
+    return ExitCode.OK if all(r.ok for r in reports) else ExitCode.FAILED
 
 
 @app.command()

@@ -470,3 +470,39 @@ def verify_table(rows: Sequence[dict[str, str]]) -> Table:
         table.add_row(row["delivery"], row["source"],
                       Text(row["result"], style=style[row["result"]]), row["reason"])
     return table
+
+
+def print_fuzz(console: Console, reports: Sequence[Any], *, seed: int) -> None:
+    """The fuzz section: per transform and event type, payloads tried and failures by code;
+    then each minimal reproducer as its difference from the bundled sample."""
+    console.print()
+    table = Table(title=f"Fuzz (seed {seed})", title_justify="left", title_style="bold",
+                  show_edge=False, header_style="bold", pad_edge=False)
+    for column in ("Transform", "Event type", "Tried", "Failures"):
+        table.add_column(column, no_wrap=column in ("Event type", "Tried"), overflow="fold")
+    for report in reports:
+        failures = Text(", ".join(f"{code}: {count}" for code, count in report.failures.items())
+                        or "none", style="bold red" if report.failures else "green")
+        table.add_row(report.transform, report.event_type, str(report.tried), failures)
+    if not reports:
+        console.print(Text("Fuzz: no event type to fuzz (the transforms cancel or pass "
+                           "through every bundled sample)", style="yellow"), soft_wrap=True)
+        return
+    console.print(table)
+    for report in reports:
+        for reproducer in report.reproducers:
+            console.print()
+            head = Text(f"{report.transform} × {report.event_type}: ", style="bold")
+            head.append(reproducer.code, style="red")
+            head.append(f"  {mask_url(reproducer.message)}")
+            console.print(head, soft_wrap=True)
+            if reproducer.changes:
+                console.print(Text("  smallest failing change to the bundled sample:"),
+                              soft_wrap=True)
+                for line in change_lines(reproducer.changes):
+                    console.print(line, soft_wrap=True)
+            else:
+                console.print(Text("  the bundled sample itself fails"), soft_wrap=True)
+            if reproducer.saved is not None:
+                console.print(Text(f"  saved: {reproducer.saved}", style="cyan"),
+                              soft_wrap=True)

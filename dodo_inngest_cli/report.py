@@ -75,7 +75,8 @@ def report_json(results: Sequence[Result]) -> dict[str, Any]:
             "results": [result_json(result) for result in results]}
 
 
-def junit_xml(results: Sequence[Result], *, seconds: float) -> str:
+def junit_xml(results: Sequence[Result], *, seconds: float,
+              fuzzed: Sequence[Any] = ()) -> str:
     """A JUnit report: a testsuite per transform, a testcase per sample, failures carrying
     the findings (readable by GitHub, GitLab and Jenkins)."""
     from xml.etree import ElementTree as ET
@@ -115,6 +116,27 @@ def junit_xml(results: Sequence[Result], *, seconds: float) -> str:
         if result.console:
             ET.SubElement(case, "system-err").text = "\n".join(
                 f"console.{line.level}: {line.text}" for line in result.console)
+    for report in fuzzed:
+        name = f"fuzz: {report.transform}"
+        suite = suites.get(name)
+        if suite is None:
+            suite = suites[name] = ET.SubElement(root, "testsuite", name=name, tests="0",
+                                                 failures="0", errors="0", skipped="0")
+        suite.set("tests", str(int(suite.get("tests", "0")) + 1))
+        case = ET.SubElement(suite, "testcase", classname=name, file=report.transform,
+                             name=f"{report.event_type} × {report.tried} generated payloads")
+        if report.failures:
+            suite.set("failures", str(int(suite.get("failures", "0")) + 1))
+            failure = ET.SubElement(case, "failure", type=" ".join(report.failures),
+                                    message=", ".join(f"{code}: {count}" for code, count
+                                                      in report.failures.items()))
+            failure.text = "\n".join(
+                f"{r.code}: {r.message}\n  reproducer: "
+                + ("; ".join(str(c) for c in r.changes) or "the bundled sample itself")
+                for r in report.reproducers)
+        root.set("tests", str(int(root.get("tests", "0")) + 1))
+        root.set("failures", str(int(root.get("failures", "0")) + (1 if report.failures
+                                                                    else 0)))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") \
         + "\n"

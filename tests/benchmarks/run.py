@@ -154,6 +154,26 @@ def bench_test_command(runs: int) -> list[Row]:
              wall <= 1.5)]
 
 
+def bench_fuzz() -> list[Row]:
+    """Issue target: 1,000 generated payloads for one event type, shrinking included."""
+    sys.path.insert(0, str(ROOT))
+    from dodo_inngest_cli.fuzz import fuzz, sample_body
+    from dodo_inngest_cli.pipeline import Checks
+    from dodo_inngest_cli.sandbox import Transform
+
+    fragile = Transform(PAYMENT_JS.read_text().replace(
+        "payment_method: p.payment_method ?? null,",
+        "payment_method: p.payment_method.toUpperCase(),"), "fragile.js")
+    sample = sample_body("payment.succeeded")
+    started = time.perf_counter()
+    report = fuzz(fragile, "payment.succeeded", examples=1000, seed=1, checks=Checks(),
+                  baseline=sample.payload if sample else None)
+    elapsed = time.perf_counter() - started
+    per = elapsed / report.tried * 1000
+    return [("fuzz: 1,000 payloads, payment.succeeded, with a failure to shrink (≤ 10 s)",
+             f"{elapsed:.1f} s", f"{per:.2f} ms a payload", "", elapsed <= 10)]
+
+
 def write_capture(path: Path, count: int) -> None:
     """count signed deliveries of the realistic payment sample, each its own payment id."""
     document = json.loads(SAMPLE.read_text())
@@ -335,6 +355,7 @@ def main() -> None:
     rows += bench_startup(runs)
     rows += bench_sandbox(1.0 if args.quick else 3.0)
     rows += bench_test_command(3 if args.quick else 5)
+    rows += bench_fuzz()
     with tempfile.TemporaryDirectory() as folder:
         rows += bench_replay(Path(folder), big=not args.quick)
         rows += bench_listen(Path(folder), 1000 if args.quick else 3000)
