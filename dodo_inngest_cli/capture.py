@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import InputError
+from .errors import InputError, open_for_append
 from .models import Webhook
 from .sources import parse_webhook
 
@@ -97,12 +97,8 @@ class CaptureWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle: TextIO = path.open("a", encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{path}: cannot open the capture file: {exc.strerror}",
-                             hint="check the folder exists and is writable") from None
+        self._handle: TextIO = open_for_append(path, "capture file",
+                                               "check the folder exists and is writable")
         self._torn = path.stat().st_size > 0 and not _ends_with_newline(path)
 
     def append(self, delivery: Delivery) -> None:
@@ -177,6 +173,8 @@ def _read_payload_file(path: Path) -> Delivery | Problem:
 def _read_capture(path: Path) -> Iterator[Delivery | Problem]:
     try:
         handle = path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such capture or payload file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     with handle:

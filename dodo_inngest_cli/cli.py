@@ -854,6 +854,38 @@ def verify(
     return ExitCode.FAILED if counts["invalid"] else ExitCode.OK
 
 
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(
+        help="Where to write the starter project.", show_default=True)] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")]
+    = False,
+) -> None:
+    """Start a project: corrected transforms, config, a snapshots folder and a CI workflow.
+
+    The transforms send ts in milliseconds, an idempotency id and provider-prefixed names
+    (dodo/payment.succeeded), and cancel the event types they do not handle.
+
+    [bold]Examples[/bold]
+
+      dodo-inngest init
+      dodo-inngest init billing-events && cd billing-events && dodo-inngest test
+    """
+    from .render import make_console
+    from .starter import NEXT_STEPS, write_starter
+
+    written = write_starter(folder, force=force)
+    out = make_console()
+    for path in written:
+        out.print(f"wrote {path}", soft_wrap=True, markup=False)
+    out.print()
+    out.print("Next:", soft_wrap=True)
+    if folder.resolve() != Path.cwd().resolve():
+        out.print(f"  cd {folder}", soft_wrap=True, markup=False)
+    for step in NEXT_STEPS:
+        out.print(f"  {step}", soft_wrap=True, markup=False)
+
+
 samples_app = typer.Typer(
     cls=TyperGroup, no_args_is_help=True, rich_markup_mode="rich",
     help="The bundled Dodo payloads: one per event type, plus edge-case variants.")

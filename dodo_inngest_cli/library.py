@@ -80,14 +80,20 @@ class Sample:
         return self.event_type.split(".", 1)[0]
 
 
-def library_root() -> Path:
-    """The folder of bundled webhook bodies: inside the package when installed, else the repo's."""
+def bundled(folder: str) -> Path:
+    """A bundled samples folder (`webhooks`, `transforms`): inside the package when
+    installed, else the repository's."""
     here = Path(__file__).resolve().parent
-    for candidate in (here / "samples" / "webhooks", here.parent / "samples" / "webhooks"):
+    for candidate in (here / "samples" / folder, here.parent / "samples" / folder):
         if candidate.is_dir():
             return candidate
     raise InputError("the bundled samples are missing from this installation",
                      hint="reinstall dodo-inngest")
+
+
+def library_root() -> Path:
+    """The folder of bundled webhook bodies."""
+    return bundled("webhooks")
 
 
 def samples(*, variants: bool = True) -> list[Sample]:

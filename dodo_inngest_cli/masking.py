@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_EVENT_KEY = re.compile(r"(/e/)([^/?#\s\"']+)")
+# A key is anything after /e/ up to the next separator, except placeholders (<key>, $KEY,
+# {key}) and keys already masked (****).
+_EVENT_KEY = re.compile(r"(/e/)(?![<${*])([^/?#\s\"'<>]+)")
 
 
 def mask_key(key: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .capture import Delivery, Problem, check_signature, now_iso
-from .errors import InputError
+from .errors import InputError, open_for_append
 from .forward import Forwarder, Target
 from .inngest import MAX_BATCH
 from .models import Status, matches
@@ -253,12 +253,7 @@ class StateFile:
         self._synced = time.monotonic()
         if path.exists():
             self._load()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = path.open("a", encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{path}: cannot open the state file: {exc.strerror}",
-                             hint="--state picks another place") from None
+        self._handle = open_for_append(path, "state file", "--state picks another place")
 
     @staticmethod
     def key(delivery: str, target: str) -> int:

@@ -251,6 +251,8 @@ class Transform(_Script):
             return self._load_error
         run = _Run(self)
 
+        run.input_bytes = len(webhook.body)
+
         def start() -> None:
             run.context.set("__dodo_body", webhook.body)
             run.context.set("__dodo_url", self.endpoint_url)
@@ -321,6 +323,8 @@ class _Run:
         self.used_s = 0.0
         self.virtual_ms = 0.0
         self.console: list[ConsoleLine] = []
+        self.input_bytes = 0
+        """The size of what the call is given, to explain running out of memory."""
 
     def call(self, source: str) -> Any:
         """Evaluate source with whatever remains of the time budget."""
@@ -461,6 +465,13 @@ class _Run:
         where = f"{path}:{line}" + (f":{column}" if column else "") if line else path
         if "out of memory" in first:
             mib = self.transform.limits.memory_bytes / (1024 * 1024)
+            if self.input_bytes * 4 >= self.transform.limits.memory_bytes:
+                size = self.input_bytes / (1024 * 1024)
+                return self.error_result(started, finding(
+                    "js-memory", f"the payload ({size:.1f} MiB) does not fit in the {mib:g} "
+                                 "MiB memory limit once parsed",
+                    hint="real Dodo payloads are a few KiB; if this one is real, raise "
+                         "--memory-limit", line=line), stack)
             return self.error_result(started, finding(
                 "js-memory", f"the transform ran past the {mib:g} MiB memory limit",
                 hint="look for an array or string grown in a loop that does not end; "
