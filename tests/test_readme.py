@@ -1,8 +1,13 @@
-"""The README stays true: its rule table matches the catalogue, its commands match CI."""
+"""The README stays true: its rule table, its set-up commands, and its walkthrough."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 from dodo_inngest_cli.rules import RULES
 
@@ -34,3 +39,30 @@ def test_readme_opens_with_the_two_setup_commands_and_ci_runs_the_second() -> No
     assert len(commands) == 2
     assert "dodo-inngest test" in commands[0]
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def walkthrough_commands() -> list[tuple[str, int]]:
+    """The offline walkthrough's command lines, each with the exit code it should end with."""
+    match = re.search(r"<!-- walkthrough:offline -->\n```sh\n(.*?)\n```", README, re.S)
+    assert match is not None, "README lacks the offline walkthrough"
+    commands = []
+    for line in match.group(1).splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        code = re.search(r"#\s*exits (\d+)\s*$", line)
+        commands.append((line.split("  #")[0].strip(), int(code.group(1)) if code else 0))
+    return commands
+
+
+def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    env = {**os.environ, "NO_COLOR": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    commands = walkthrough_commands()
+    assert len(commands) >= 8
+    for command, expected in commands:
+        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == expected, (command, done.stdout[-2000:], done.stderr[-2000:])
+        assert "Traceback" not in done.stderr, command
