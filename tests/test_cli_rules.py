@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from dodo_inngest_cli import __version__
+from dodo_inngest_cli.cli import app
 from dodo_inngest_cli.rules import RULES
 
 from conftest import RunCli
@@ -43,11 +45,36 @@ def test_help_lists_commands_and_exit_codes(cli: RunCli) -> None:
     assert "Exit codes: 0 success" in text
 
 
-def test_every_command_has_help_with_an_example(cli: RunCli) -> None:
-    for command in ("test", "run", "rules"):
-        text = cli(command, "--help", code=0).stdout
-        assert "Examples" in text
-        assert f"dodo-inngest {command}" in text
+def commands() -> list[tuple[str, ...]]:
+    """Every command path, sub-commands included."""
+    import typer
+
+    root = typer.main.get_command(app)
+    found: list[tuple[str, ...]] = []
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(command, "commands", None)
+        if subs:
+            found += [(name, sub) for sub in subs]
+        else:
+            found.append((name,))
+    return found
+
+
+def test_every_command_and_option_has_help_and_an_example(cli: RunCli) -> None:
+    import typer
+
+    root = typer.main.get_command(app)
+    assert len(commands()) == 13
+    for path in commands():
+        command = root
+        for part in path:
+            command = command.commands[part]  # type: ignore[attr-defined]
+        assert command.help and "Examples" in command.help, path
+        assert f"dodo-inngest {' '.join(path)}" in command.help, path
+        for param in command.params:
+            if param.name != "help":
+                assert getattr(param, "help", None), (path, param.name)
+        assert "Examples" in cli(*path, "--help", code=0).stdout
 
 
 def test_module_entry_point_runs_as_a_process() -> None:
@@ -83,3 +110,19 @@ def test_help_and_rules_load_no_engine_sdk_or_http_client() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
+
+
+def test_shell_completion_completes_commands_and_options() -> None:
+    import os
+
+    def complete(words: str, index: int) -> list[str]:
+        script = Path(sys.executable).parent / "dodo-inngest"  # the installed console script
+        done = subprocess.run([str(script)], capture_output=True,
+                              text=True, check=False, env={
+                                  **os.environ, "_DODO_INNGEST_COMPLETE": "complete_bash",
+                                  "COMP_WORDS": words, "COMP_CWORD": str(index)})
+        return done.stdout.split()
+
+    assert complete("dodo-inngest te", 1) == ["test"]
+    assert complete("dodo-inngest test --for", 2) == ["--format"]
+    assert "fuzz" in complete("dodo-inngest ", 1)
