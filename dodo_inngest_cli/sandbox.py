@@ -328,29 +328,21 @@ class _Run:
 
     def call(self, source: str) -> Any:
         """Evaluate source with whatever remains of the time budget."""
-        remaining = self.budget_s - self.used_s - self.virtual_ms / 1000.0
-        if remaining <= 0:
-            raise _Timeout
-        self.context.set_time_limit(remaining)
-        started = time.perf_counter()
-        try:
-            return self.context.eval(source)
-        except quickjs.JSException as exc:
-            if str(exc).startswith("InternalError: interrupted"):
-                raise _Timeout from None
-            raise
-        finally:
-            self.used_s += time.perf_counter() - started
+        return self._budgeted(self.context.eval, source)
 
     def job(self) -> bool:
         """Run one pending promise job within the time budget."""
+        return bool(self._budgeted(self.context.execute_pending_job))
+
+    def _budgeted(self, step: Callable[..., Any], *args: Any) -> Any:
+        """Run one step of JS with the rest of the time budget; running out is _Timeout."""
         remaining = self.budget_s - self.used_s - self.virtual_ms / 1000.0
         if remaining <= 0:
             raise _Timeout
         self.context.set_time_limit(remaining)
         started = time.perf_counter()
         try:
-            return bool(self.context.execute_pending_job())
+            return step(*args)
         except quickjs.JSException as exc:
             if str(exc).startswith("InternalError: interrupted"):
                 raise _Timeout from None
