@@ -3,13 +3,14 @@
 Matching follows Inngest exactly (pkg/event_trigger_patterns): an exact name, or a wildcard
 that stands after `/` or `.`, at the end, anchored at the start: `dodo/*` and
 `dodo/payment.*` match `dodo/payment.succeeded`; `payment.*` does not. An `expression` is CEL
-over `event`, evaluated with the `common-expression-language` package; when it cannot be
-evaluated the answer is "unknown", never a guess.
+over `event`, evaluated with the `cel-python` package; when it cannot be evaluated the answer
+is "unknown", never a guess.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
@@ -109,6 +110,17 @@ def load_triggers(path: Path) -> list[Trigger]:
         expression = item.get("expression")
         if expression is not None and not isinstance(expression, str):
             raise InputError(f"{path}: {place}.expression: must be a string (CEL)", hint=hint)
+        if expression:
+            from celpy.celparser import CELParseError
+
+            try:
+                compiled(expression)
+            except CELParseError as exc:
+                column = getattr(exc, "column", None)
+                where = f" at column {column}" if column else ""
+                raise InputError(f"{path}: {place}.expression: `{expression}` is not valid "
+                                 f"CEL{where}",
+                                 hint="e.g. event.data.total_amount > 10000") from None
         problem = _pattern_problem(item["event"])
         if problem:
             raise InputError(f"{path}: {place}.event: '{item['event']}': {problem}",
@@ -124,19 +136,32 @@ def match(trigger: Trigger, event: Any) -> Match:
         return Match(trigger.function, trigger.event, False)
     if trigger.expression is None:
         return Match(trigger.function, trigger.event, True)
-    import cel
+    from celpy.adapter import json_to_cel
+    from celpy.celtypes import BoolType
+    from celpy.evaluation import CELEvalError
 
     try:
-        value = cel.evaluate(trigger.expression, {"event": event})
-    except Exception as exc:  # the CEL library raises plain ValueError/KeyError/TypeError
-        reason = " ".join(str(exc).split())
+        value = compiled(trigger.expression).evaluate({"event": json_to_cel(event)})
+    except CELEvalError as exc:
+        value = exc
+    if isinstance(value, CELEvalError):
+        reason = " ".join(str(value.args[0] if value.args else value).split())
         return Match(trigger.function, trigger.event, None,
                      f"cannot evaluate `{trigger.expression}`: {reason[:200]}")
-    if not isinstance(value, bool):
+    if not isinstance(value, BoolType):
         return Match(trigger.function, trigger.event, None,
                      f"`{trigger.expression}` gave {value!r}, not true or false")
-    return Match(trigger.function, trigger.event, value,
+    return Match(trigger.function, trigger.event, bool(value),
                  "" if value else f"`{trigger.expression}` is false")
+
+
+@functools.lru_cache(maxsize=256)
+def compiled(expression: str) -> Any:
+    """A CEL program for an expression (raises CELParseError when it does not parse)."""
+    import celpy
+
+    environment = celpy.Environment()
+    return environment.program(environment.compile(expression))
 
 
 def check_triggers(triggers: list[Trigger], payload: Any) -> tuple[list[Finding], list[Match]]:

@@ -258,6 +258,9 @@ def test_unevaluable_expression_is_unknown_not_a_guess() -> None:
     ("t.json", '[{"function": "f", "event": "dodo/pay*"}]',
      "error: t.json: [0].event: 'dodo/pay*': a wildcard may only stand at the end, right "
      "after '/' or '.'\nhint: e.g. 'dodo/*' or 'dodo/payment.*'\n"),
+    ("t.json", '[{"function": "f", "event": "dodo/*", "expression": "event.data.amount >"}]',
+     "error: t.json: [0].expression: `event.data.amount >` is not valid CEL at column 19\n"
+     "hint: e.g. event.data.total_amount > 10000\n"),
     ("t.json", '{"function": "f"}',
      "error: t.json: expected a list of triggers\nhint: a list of {function, event, "
      'expression?}, e.g. [{"function": "fulfil", "event": "dodo/payment.succeeded"}]\n'),
