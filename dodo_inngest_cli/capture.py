@@ -262,3 +262,18 @@ def check_signature(signer: Any, delivery: Delivery, *,
         if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
             return "valid", ""
     return "invalid", "no signature matches the body (tampered, or another secret)"
+
+
+def verify_all(paths: Iterable[Path], signer: Any, *,
+               tolerance_s: float | None) -> list[dict[str, str]]:
+    """A row per delivery: its id, where it was, valid/invalid/unsigned/unreadable, and why."""
+    rows = []
+    for item in read_deliveries(paths):
+        if isinstance(item, Delivery):
+            state, reason = check_signature(signer, item, tolerance_s=tolerance_s)
+            rows.append({"delivery": item.id, "source": item.source, "result": state,
+                         "reason": reason})
+        else:
+            rows.append({"delivery": "", "source": item.source, "result": "unreadable",
+                         "reason": item.message})
+    return rows

@@ -376,16 +376,13 @@ def fuzz_command(
     from .config import load_config
     from .fuzz import fuzz_plan
     from .pipeline import Planned
-    from .plan import checks, load_transform
+    from .plan import checks, event_filters, load_transform
     from .render import make_console, print_fuzz, print_json
 
     settings = load_config(config)
     choices = _choices(ignore, strict, False, time_limit, memory_limit, env, None)
     loaded = load_transform(transform, settings, choices)
-    filters = {settings_path.resolve(): entry.events for entry in settings.settings.transforms
-               if (settings_path := settings.path(entry.file))}
-    events_filter = filters.get(transform.resolve())
-    reports = fuzz_plan([Planned(loaded, tuple(events_filter) if events_filter else None)],
+    reports = fuzz_plan([Planned(loaded, event_filters(settings).get(transform.resolve()))],
                         examples=examples, seed=seed, checks=checks(settings, choices),
                         events=tuple(event or ()), save_to=save_failures)
     out = make_console()
@@ -825,23 +822,14 @@ def verify(
 
       dodo-inngest verify deliveries.jsonl --secret "$DODO_PAYMENTS_WEBHOOK_KEY"
     """
-    from .capture import Delivery, check_signature, load_secret, read_deliveries
+    from .capture import load_secret, verify_all
     from .errors import InputError
     from .render import make_console, print_json, verify_table
 
     if not secret:
         raise InputError("verify needs the webhook secret",
                          hint="--secret whsec_… or DODO_PAYMENTS_WEBHOOK_KEY")
-    signer = load_secret(secret)
-    rows = []
-    for item in read_deliveries(captures):
-        if isinstance(item, Delivery):
-            state, reason = check_signature(signer, item, tolerance_s=tolerance)
-            rows.append({"delivery": item.id, "source": item.source, "result": state,
-                         "reason": reason})
-        else:
-            rows.append({"delivery": "", "source": item.source, "result": "unreadable",
-                         "reason": item.message})
+    rows = verify_all(captures, load_secret(secret), tolerance_s=tolerance)
     counts = {key: sum(r["result"] == key for r in rows)
               for key in ("valid", "invalid", "unsigned", "unreadable")}
     out = make_console()

@@ -75,7 +75,7 @@ def test_plan(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
     found_t, found_p = split_paths(paths)
     transform_paths = [*found_t, *transforms]
     payload_paths = [*found_p, *payload_files(samples)]
-    filters = _event_filters(config)
+    filters = event_filters(config)
     if not transform_paths:
         transform_paths = [config.path(entry.file) for entry in config.settings.transforms]
     if not payload_paths:
@@ -98,7 +98,8 @@ def test_plan(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
     return plan, webhooks
 
 
-def _event_filters(config: Config) -> dict[Path, tuple[str, ...] | None]:
+def event_filters(config: Config) -> dict[Path, tuple[str, ...] | None]:
+    """The configured event globs of each transform, by resolved path."""
     return {config.path(entry.file).resolve(): tuple(entry.events) if entry.events else None
             for entry in config.settings.transforms}
 
