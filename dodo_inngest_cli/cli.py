@@ -275,9 +275,15 @@ def test(
     fuzzed = []
     if fuzz:
         from .fuzz import fuzz_plan
+        from .render import FuzzProgress, make_console
 
-        fuzzed = fuzz_plan(plan, examples=fuzz, seed=seed, checks=judged,
-                           events=tuple(event or ()), save_to=save_failures)
+        progress = FuzzProgress(make_console(stderr=True))
+        try:
+            fuzzed = fuzz_plan(plan, examples=fuzz, seed=seed, checks=judged,
+                               events=tuple(event or ()), save_to=save_failures,
+                               on_start=progress.start, on_report=progress.advance)
+        finally:
+            progress.stop()
     ok = summary.ok and all(report.ok for report in fuzzed)
     seconds = time.perf_counter() - started
 
@@ -382,9 +388,16 @@ def fuzz_command(
     settings = load_config(config)
     choices = _choices(ignore, strict, False, time_limit, memory_limit, env, None)
     loaded = load_transform(transform, settings, choices)
-    reports = fuzz_plan([Planned(loaded, event_filters(settings).get(transform.resolve()))],
-                        examples=examples, seed=seed, checks=checks(settings, choices),
-                        events=tuple(event or ()), save_to=save_failures)
+    from .render import FuzzProgress
+
+    progress = FuzzProgress(make_console(stderr=True))
+    try:
+        reports = fuzz_plan([Planned(loaded, event_filters(settings).get(transform.resolve()))],
+                            examples=examples, seed=seed, checks=checks(settings, choices),
+                            events=tuple(event or ()), save_to=save_failures,
+                            on_start=progress.start, on_report=progress.advance)
+    finally:
+        progress.stop()
     out = make_console()
     if output_format is Format.json:
         print_json(out, {"version": 1, "ok": all(r.ok for r in reports), "seed": seed,

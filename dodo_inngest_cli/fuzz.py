@@ -332,17 +332,29 @@ def sample_body(event_type: str) -> Webhook | None:
 
 
 def fuzz_plan(plan: list[Any], *, examples: int, seed: int, checks: Checks,
-              events: tuple[str, ...] = (), save_to: Path | None = None) -> list[FuzzReport]:
-    """Fuzz every planned transform over each event type it handles (and the filters allow)."""
+              events: tuple[str, ...] = (), save_to: Path | None = None,
+              on_start: Callable[[int], None] | None = None,
+              on_report: Callable[[FuzzReport], None] | None = None) -> list[FuzzReport]:
+    """Fuzz every planned transform over each event type it handles (and the filters allow).
+
+    on_start gets how many transform × event type runs there will be; on_report each report.
+    """
     from .models import matches
 
-    reports = []
+    work = []
     for planned in plan:
         types_ = [t for t in sorted(event_models()) if planned.handles(t)
                   and (not events or matches(t, events))]
-        for event_type in handled_types(planned.transform, sample_body, types_, checks):
-            sample = sample_body(event_type)
-            reports.append(fuzz(planned.transform, event_type, examples=examples, seed=seed,
-                                checks=checks, baseline=sample.payload if sample else None,
-                                save_to=save_to))
+        work += [(planned.transform, event_type) for event_type
+                 in handled_types(planned.transform, sample_body, types_, checks)]
+    if on_start is not None:
+        on_start(len(work))
+    reports = []
+    for transform, event_type in work:
+        sample = sample_body(event_type)
+        report = fuzz(transform, event_type, examples=examples, seed=seed, checks=checks,
+                      baseline=sample.payload if sample else None, save_to=save_to)
+        reports.append(report)
+        if on_report is not None:
+            on_report(report)
     return reports

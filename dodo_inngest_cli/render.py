@@ -506,3 +506,33 @@ def print_fuzz(console: Console, reports: Sequence[Any], *, seed: int) -> None:
             if reproducer.saved is not None:
                 console.print(Text(f"  saved: {reproducer.saved}", style="cyan"),
                               soft_wrap=True)
+
+
+class FuzzProgress:
+    """A progress bar over fuzz runs on a terminal (silent when piped)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Any = None
+        self.task: Any = None
+
+    def start(self, total: int) -> None:
+        """Show the bar for total transform × event type runs."""
+        if not self.console.is_terminal or not total:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.progress = Progress(TextColumn("fuzzing {task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), console=self.console, transient=True)
+        self.progress.start()
+        self.task = self.progress.add_task("", total=total)
+
+    def advance(self, report: Any) -> None:
+        """One run finished."""
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1, description=report.event_type)
+
+    def stop(self) -> None:
+        """Remove the bar."""
+        if self.progress is not None:
+            self.progress.stop()
