@@ -182,3 +182,9 @@ def test_capture_survives_the_listener_being_stopped_mid_delivery(tmp_path: Path
             client.post(listener.address + "/", content=Path(SAMPLE).read_bytes())
     listener.stop()
     assert len(list(read_deliveries([capture]))) == 5
+
+
+def test_ctrl_c_during_fuzz(tmp_path: Path) -> None:
+    done = interrupt([sys.executable, "-m", "dodo_inngest_cli", "fuzz",
+                      str(TRANSFORMS / "dodo-docs" / "dispute.js"), "-n", "5000"], 2.0)
+    assert (done.returncode, done.stderr) == (130, "error: interrupted\n")
