@@ -22,7 +22,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import InputError, open_for_append
+from .errors import InputError
+from .files import open_for_append
 from .models import Webhook
 from .sources import parse_webhook
 

@@ -7,8 +7,6 @@ optional hint and an exit code; the CLI turns them into text in one place.
 from __future__ import annotations
 
 import enum
-from pathlib import Path
-from typing import TextIO
 
 
 class ExitCode(enum.IntEnum):
@@ -42,19 +40,3 @@ class InputError(DodoInngestError):
 class ConfigError(DodoInngestError):
     """A configuration file that cannot be read or has bad keys or values."""
 
-
-def open_for_append(path: Path, what: str, hint: str) -> TextIO:
-    """Open a file to append to, creating its folder; a failure is an InputError saying why."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise InputError(f"{path}: cannot open the {what}: a part of its folder is a file",
-                         hint=hint) from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open the {what}: {exc.strerror}", hint=hint) \
-            from None
-    try:
-        return path.open("a", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open the {what}: {exc.strerror}", hint=hint) \
-            from None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .files import write_new_files
 from .models import Webhook, matches
 from .sources import parse_webhook, shown
 
@@ -174,20 +175,11 @@ def export(folder: Path, *, events: Sequence[str] = (), variants: bool = False,
     if not chosen:
         raise InputError(f"no bundled sample matches --event {' '.join(events)}",
                          hint="event types look like payment.succeeded; try 'payment.*'")
-    targets = [(s, folder / ("variants" if s.variant else "") / s.path.name) for s in chosen]
-    existing = [target for _, target in targets if target.exists()]
-    if existing and not force:
-        raise InputError(f"{existing[0]} exists ({len(existing)} of the files do)",
-                         hint="choose an empty folder, or --force to overwrite")
-    written: list[Path] = []
-    try:
-        for sample, target in targets:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(sample.path.read_bytes())
-            written.append(target)
-    except OSError as exc:
-        raise InputError(f"{exc.filename or folder}: cannot write: {exc.strerror}") from None
-    return written
+    files: dict[Path, str | bytes] = {
+        folder / ("variants" if s.variant else "") / s.path.name: s.path.read_bytes()
+        for s in chosen}
+    return write_new_files(files, force=force,
+                           hint="choose an empty folder, or --force to overwrite")
 
 
 def webhooks() -> list[Webhook]:

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .capture import Delivery, Problem, check_signature, now_iso
-from .errors import InputError, open_for_append
+from .errors import InputError
+from .files import open_for_append
 from .forward import Forwarder, Target
 from .inngest import MAX_BATCH
 from .models import Status, matches

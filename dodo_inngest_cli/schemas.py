@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .files import write_new_files
 from .rules import Finding, finding
 
 SCOPE_KEY = "x-dodo-inngest-validates"
@@ -114,15 +115,6 @@ def write_schemas(root: Path, payloads: Iterable[Any], *, force: bool = False) -
         raise InputError("no event to infer a schema from",
                          hint="the transforms produced no passing event; run 'dodo-inngest "
                               "test' to see why")
-    targets = {name: schema_path(root, name) for name in schemas}
-    existing = [path for path in targets.values() if path.exists()]
-    if existing and not force:
-        raise InputError(f"{existing[0]} exists ({len(existing)} of the files do)",
-                         hint="--force overwrites them")
-    try:
-        for name, path in targets.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(schemas[name], indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{exc.filename or root}: cannot write: {exc.strerror}") from None
-    return list(targets.values())
+    files: dict[Path, str | bytes] = {schema_path(root, name): json.dumps(schema, indent=2)
+                                      + "\n" for name, schema in schemas.items()}
+    return write_new_files(files, force=force, hint="--force overwrites them")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import InputError
+from .files import write_new_files
 from .library import bundled
 
 CONFIG = """\
@@ -70,16 +70,7 @@ def starter_files() -> dict[str, str]:
 
 def write_starter(folder: Path, *, force: bool = False) -> list[Path]:
     """Write the starter project into folder; an existing file is kept unless force."""
-    files = {folder / name: content for name, content in starter_files().items()}
-    existing = [path for path in files if path.exists()]
-    if existing and not force:
-        raise InputError(f"{existing[0]} exists ({len(existing)} of the {len(files)} files do)",
-                         hint="init never overwrites; --force does, or pick an empty folder")
-    try:
-        for path, content in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{exc.filename or folder}: cannot write: {exc.strerror}",
-                         hint="check the folder is writable") from None
-    return list(files)
+    files: dict[Path, str | bytes] = {folder / name: content
+                                      for name, content in starter_files().items()}
+    return write_new_files(files, force=force,
+                           hint="init never overwrites; --force does, or pick an empty folder")

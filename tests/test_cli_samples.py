@@ -88,7 +88,7 @@ def test_export_never_overwrites_without_force(cli: RunCli, tmp_path: Path) -> N
     (tmp_path / "payment.succeeded.json").write_text("mine")
     result = cli("samples", "export", str(tmp_path), "--event", "payment.*", code=2)
     assert result.stderr == (
-        f"error: {tmp_path / 'payment.succeeded.json'} exists (1 of the files do)\n"
+        f"error: {tmp_path / 'payment.succeeded.json'} exists (1 of the 4 files do)\n"
         "hint: choose an empty folder, or --force to overwrite\n")
     assert (tmp_path / "payment.succeeded.json").read_text() == "mine"
     assert not (tmp_path / "payment.failed.json").exists()

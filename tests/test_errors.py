@@ -80,7 +80,8 @@ def no_traceback(result: object) -> None:
                  "hint: --secret whsec_… or DODO_PAYMENTS_WEBHOOK_KEY\n", id="verify-no-secret"),
     pytest.param(lambda d: (d / "out").write_text("x"),
                  ["samples", "export", "out/samples"],
-                 "error: out/samples: cannot write: Not a directory\n", id="export-unwritable"),
+                 "error: out/samples: cannot write: Not a directory\n"
+                 "hint: check the folder is writable\n", id="export-unwritable"),
     pytest.param(lambda d: None, ["tset"],
                  "error: No such command 'tset'. Did you mean 'test'?\n"
                  "hint: see 'dodo-inngest --help'\n",

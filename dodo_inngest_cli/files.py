@@ -1,0 +1,44 @@
+"""Writing files safely: append-only logs, and new files that are never silently overwritten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from .errors import InputError
+
+
+def open_for_append(path: Path, what: str, hint: str) -> TextIO:
+    """Open a file to append to, creating its folder; a failure is an InputError saying why."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(f"{path}: cannot open the {what}: a part of its folder is a file",
+                         hint=hint) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open the {what}: {exc.strerror}", hint=hint) \
+            from None
+    try:
+        return path.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open the {what}: {exc.strerror}", hint=hint) \
+            from None
+
+
+def write_new_files(files: dict[Path, str | bytes], *, force: bool, hint: str) -> list[Path]:
+    """Write every file, creating folders; if any exists and not force, write none."""
+    existing = [path for path in files if path.exists()]
+    if existing and not force:
+        count = f" ({len(existing)} of the {len(files)} files do)" if len(files) > 1 else ""
+        raise InputError(f"{existing[0]} exists{count}", hint=hint)
+    try:
+        for path, content in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: cannot write: {exc.strerror}",
+                         hint="check the folder is writable") from None
+    return list(files)
