@@ -119,7 +119,8 @@ class Format(str, enum.Enum):
     json = "json"
 
 
-# Options shared by the commands that run transforms.
+# Options shared by several commands.
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 IgnoreOpt = Annotated[list[str] | None, typer.Option(
     "--ignore", metavar="CODE", help="Drop findings with this rule code (repeatable).")]
 StrictOpt = Annotated[bool | None, typer.Option(
@@ -357,8 +358,7 @@ def fuzz_command(
     event: Annotated[list[str] | None, typer.Option(
         "--event", metavar="GLOB", help="Only these event types, e.g. 'dispute.*'.")] = None,
     save_failures: SaveFailuresOpt = None,
-    output_format: Annotated[Format, typer.Option(
-        "--format", "-f", help="Output format.")] = Format.text,
+    output_format: FormatOpt = Format.text,
     ignore: IgnoreOpt = None,
     strict: StrictOpt = None,
     time_limit: TimeLimitOpt = None,
@@ -522,8 +522,7 @@ def send(
         "--inngest-transform", metavar="FILE|default",
         help="Run an Inngest webhook transform after Dodo's, showing the event Inngest "
              "stores.")] = None,
-    output_format: Annotated[Format, typer.Option(
-        "--format", "-f", help="Output format.")] = Format.text,
+    output_format: FormatOpt = Format.text,
     ignore: IgnoreOpt = None,
     strict: StrictOpt = None,
     dodo_check: DodoCheckOpt = None,
@@ -826,8 +825,7 @@ def verify(
         "--tolerance", metavar="SECONDS", min=0,
         help="Also require the signature time within this many seconds of now (off: "
              "captures are old).")] = None,
-    output_format: Annotated[Format, typer.Option(
-        "--format", "-f", help="Output format.")] = Format.text,
+    output_format: FormatOpt = Format.text,
 ) -> int:
     """Check the Standard Webhooks signatures of captured deliveries.
 
