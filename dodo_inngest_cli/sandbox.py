@@ -31,9 +31,9 @@ DEFAULT_ENDPOINT_URL = "https://inn.gs/e/local-test-key"
 # The harness every run evaluates first. Kept small: QuickJS parses it for every delivery (a
 # fresh context each time), and its cost is most of the sandbox's. Pieces only some runs need
 # (timers firing, finding the path of a lost value) are evaluated on demand.
-_PRELUDE = r"""
-var __dodo_console = [], __dodo_timers = [], __dodo_seq = 0, __dodo_clock = 0,
-  __dodo_state = null, __dodo_value, __dodo_error = null, __dodo_lost = false;
+# Console and timers are compiled only when a script touches them: their source travels as a
+# string (cheap to read) and a getter on the global evaluates it on first use.
+_CONSOLE = r"""
 function __dodo_text(v) {
   if (typeof v === "string") return v;
   try { var t = typeof v === "object" && !(v instanceof Error) && JSON.stringify(v); }
@@ -47,20 +47,43 @@ function __dodo_log(level) {
 globalThis.console = { log: __dodo_log.bind(null, "log"), info: __dodo_log.bind(null, "info"),
   warn: __dodo_log.bind(null, "warn"), error: __dodo_log.bind(null, "error"),
   debug: __dodo_log.bind(null, "debug") };
+"""
+
+_SET_TIMERS = r"""
 globalThis.setTimeout = function __dodo_set_timeout(fn, delay) {
   __dodo_timers.push({ id: ++__dodo_seq, due: __dodo_clock + Math.max(4, +delay || 0),
                        fn: fn, args: Array.prototype.slice.call(arguments, 2) });
   return __dodo_seq;
 };
 globalThis.clearTimeout = function __dodo_clear_timeout(id) {
-  __dodo_timers = __dodo_timers.filter(function __dodo_keep(t) { return t.id !== id; });
+  __dodo_timers = __dodo_timers.filter(function __dodo_other(t) { return t.id !== id; });
 };
-function __dodo_fail(e) {
-  __dodo_state = "error";
-  __dodo_error = e instanceof Error
-    ? { name: e.name, message: String(e.message), stack: String(e.stack || "") }
-    : { name: "", message: "uncaught " + __dodo_text(e), stack: "" };
+"""
+
+# Evaluated (as an expression) only when a run failed: what was thrown, for the report.
+_DESCRIBE = r"""
+(typeof console, __dodo_thrown instanceof Error
+  ? { name: __dodo_thrown.name, message: String(__dodo_thrown.message),
+      stack: String(__dodo_thrown.stack || "") }
+  : { name: "", message: "uncaught " + __dodo_text(__dodo_thrown), stack: "" })
+"""
+
+_PRELUDE = r"""
+var __dodo_console = [], __dodo_timers = [], __dodo_seq = 0, __dodo_clock = 0,
+  __dodo_state = null, __dodo_value, __dodo_lost = false;
+function __dodo_lazy(name, source) {
+  Object.defineProperty(globalThis, name, { configurable: true,
+    get: function __dodo_load() { delete globalThis[name]; (0, eval)(source);
+                                  return globalThis[name]; },
+    set: function __dodo_store(v) { Object.defineProperty(globalThis, name,
+      { value: v, writable: true, configurable: true, enumerable: true }); } });
 }
+var __dodo_timers_source = TIMERS_SOURCE;
+__dodo_lazy("console", CONSOLE_SOURCE);
+__dodo_lazy("setTimeout", __dodo_timers_source);
+__dodo_lazy("clearTimeout", __dodo_timers_source);
+var __dodo_thrown, __dodo_describe = DESCRIBE_SOURCE;
+function __dodo_fail(e) { __dodo_state = "error"; __dodo_thrown = e; }
 function __dodo_invoke(fn, args) {
   try { var out = fn.apply(undefined, args); } catch (e) { return __dodo_fail(e); }
   if (out && typeof out.then === "function") {
@@ -79,20 +102,26 @@ function __dodo_keep(key, v) {
   return v;
 }
 function __dodo_finish(whole) {
-  var v = __dodo_value, r = { state: __dodo_state, console: __dodo_console,
-    error: __dodo_error, kind: v === null ? "null" : Array.isArray(v) ? "array" : typeof v };
+  var v = __dodo_value, r = { state: __dodo_state, lost: false, console: __dodo_console,
+    error: __dodo_state === "error" ? (0, eval)(__dodo_describe) : null,
+    kind: v === null ? "null" : Array.isArray(v) ? "array" : typeof v };
   if (__dodo_state !== "done" || r.kind !== "object") return JSON.stringify(r);
-  var o = whole ? v : { method: v.method, url: v.url, payload: v.payload,
-                        headers: v.headers, cancel: v.cancel };
-  if (!whole && o.headers === undefined) delete o.headers;
-  if (!whole && o.cancel === undefined) delete o.cancel;
-  r.has = { method: "method" in v, headers: "headers" in o };
-  try { r.out = JSON.stringify(o, __dodo_keep); }
-  catch (e) { __dodo_fail(e); r.state = "error"; r.error = __dodo_error; r.serialising = true; }
+  var o = whole ? v : { method: v.method, url: v.url, payload: v.payload };
+  if (!whole && v.headers !== undefined) o.headers = v.headers;
+  if (!whole && v.cancel !== undefined) o.cancel = v.cancel;
+  try { var out = JSON.stringify(o, __dodo_keep); }
+  catch (e) {
+    __dodo_fail(e); r.state = "error"; r.error = (0, eval)(__dodo_describe);
+    r.serialising = true;
+    return JSON.stringify(r);
+  }
   r.lost = __dodo_lost;
-  return JSON.stringify(r);
+  // One document without escaping the payload twice (join: the binding cannot read ropes).
+  return [JSON.stringify(r).slice(0, -1), ',"out":', out, "}"].join("");
 }
-"""
+""".replace("CONSOLE_SOURCE", json.dumps(re.sub(r"\n\s*", "\n", _CONSOLE))) \
+    .replace("TIMERS_SOURCE", json.dumps(re.sub(r"\n\s*", "\n", _SET_TIMERS))) \
+    .replace("DESCRIBE_SOURCE", json.dumps(re.sub(r"\n\s*", " ", _DESCRIBE)))
 
 # Evaluated by InngestTransform runs only.
 _START_TRANSFORM = r"""
@@ -257,7 +286,8 @@ class Transform(_Script):
             run.context.set("__dodo_body", webhook.body)
             run.context.set("__dodo_url", self.endpoint_url)
             run.context.set("__dodo_env", self.env_json)
-            run.call("__dodo_start(__dodo_body, __dodo_url, __dodo_env)")
+            # One evaluation: the code keeps its line numbers, the call goes on a line after.
+            run.call(self.code + "\n;__dodo_start(__dodo_body, __dodo_url, __dodo_env)")
 
         report = run.execute(started, start, whole=False)
         if isinstance(report, TransformResult):
@@ -299,6 +329,7 @@ class InngestTransform(_Script):
         arguments = json.dumps([evt, canonical, query, body])
 
         def start() -> None:
+            run.define()
             run.context.set("__dodo_args", arguments)
             run.call(_START_TRANSFORM)
             run.call("__dodo_start_transform(__dodo_args)")
@@ -356,25 +387,28 @@ class _Run:
 
     def execute(self, started: float, start: Callable[[], None], *,
                 whole: bool) -> TransformResult | dict[str, Any]:
-        """Define, start the call, settle promises and timers; the script's report, or a
-        finished result when it could not run to the end."""
+        """Start the call (start also evaluates the code), settle promises and timers; the
+        script's report, or a finished result when it could not run to the end."""
         try:
-            self.define()
             start()
             raw = self.settle(whole)
-            if '"lost":true' in raw:
+            lost = None
+            if raw.startswith('{"state":"done","lost":true'):  # the first keys
                 self.call(_LOSSY)
                 lost = self.call(f"__dodo_lost_values({'true' if whole else 'false'})")
-            else:
-                lost = "[]"
         except _Timeout:
             self.read_console()
             return self.timeout_result(started, f"while `{self.transform.entry}` ran")
         except quickjs.JSException as exc:
             self.read_console()
             return self.exception_result(started, str(exc), phase="run")
-        report: dict[str, Any] = json.loads(raw)
-        report["lossy"] = json.loads(lost)
+        try:
+            report: dict[str, Any] = json.loads(raw)
+        except RecursionError:
+            return self.result(started, TransformStatus.ERROR, [finding(
+                "js-not-object", "the returned object is nested too deeply to send as JSON",
+                hint="flatten the payload")])
+        report["lossy"] = json.loads(lost) if lost else []
         self.console = [ConsoleLine(level, text) for level, text in report["console"]]
         if report["state"] == "error":
             error = report["error"]
@@ -391,12 +425,7 @@ class _Run:
                 "js-not-object",
                 f"`{self.transform.entry}` returned {_a(report['kind'])}, not an object",
                 hint="return an object: the webhook (Dodo) or the event (Inngest)")])
-        try:
-            report["value"] = json.loads(report["out"])
-        except RecursionError:
-            return self.result(started, TransformStatus.ERROR, [finding(
-                "js-not-object", "the returned object is nested too deeply to send as JSON",
-                hint="flatten the payload")])
+        report["value"] = report.pop("out")
         return report
 
     def settle(self, whole: bool) -> str:
@@ -406,7 +435,7 @@ class _Run:
             while self.job():
                 pass
             raw: str = self.call(f"__dodo_finish({'true' if whole else 'false'})")
-            if '"state":null' not in raw:
+            if not raw.startswith('{"state":null'):  # state is the first key
                 return raw
             if not timers_loaded:
                 self.call(_TIMERS)
@@ -493,7 +522,7 @@ class _Run:
         assert isinstance(self.transform, Transform)
         out = report["value"]
         findings = _lossy(report, "payload")
-        method = out.get("method", "POST") if report["has"]["method"] else "POST"
+        method = out.get("method", "POST")
         if method not in ("POST", "PUT"):
             findings.append(finding(
                 "method-invalid", f"method is {json.dumps(method)}; Dodo sends only POST or PUT",
@@ -507,7 +536,7 @@ class _Run:
         elif url != self.transform.endpoint_url:
             findings.append(finding("url-changed", f"the delivery goes to {url}"))
         headers = dict(self.transform.endpoint_headers)
-        if report["has"]["headers"]:
+        if "headers" in out:
             given = out.get("headers")
             if isinstance(given, dict) and all(isinstance(v, str) for v in given.values()):
                 headers.update(given)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -230,3 +231,13 @@ def test_deeply_nested_result_is_a_finding_not_a_crash() -> None:
                  "  w.payload = {name: 'dodo/x', id: 'i', data: root}; return w; }")
     assert (result.status, codes(result)) == (TransformStatus.ERROR, ["js-not-object"])
     assert result.findings[0].message == "the returned object is nested too deeply to send as JSON"
+
+
+def test_payload_text_cannot_confuse_the_harness() -> None:
+    body = ('{"type": "payment.succeeded", "timestamp": "2026-03-14T09:26:53Z", '
+            '"data": {"state": null, "lost": true, "out": "}"}}')
+    webhook = Webhook(payload=json.loads(body), body=body, source="x.json", name="x")
+    result = run("function handler(w) { w.payload = {name: 'dodo/x', id: 'i', "
+                 "data: w.payload.data}; return w; }", webhook)
+    assert (result.status, result.findings) == (TransformStatus.OK, [])
+    assert data(result) == {"state": None, "lost": True, "out": "}"}
