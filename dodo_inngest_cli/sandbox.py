@@ -84,16 +84,18 @@ __dodo_lazy("setTimeout", __dodo_timers_source);
 __dodo_lazy("clearTimeout", __dodo_timers_source);
 var __dodo_thrown, __dodo_describe = DESCRIBE_SOURCE;
 function __dodo_fail(e) { __dodo_state = "error"; __dodo_thrown = e; }
-function __dodo_invoke(fn, args) {
-  try { var out = fn.apply(undefined, args); } catch (e) { return __dodo_fail(e); }
+function __dodo_settled(out) {
   if (out && typeof out.then === "function") {
     out.then(function __dodo_done(v) { __dodo_state = "done"; __dodo_value = v; }, __dodo_fail);
   } else { __dodo_state = "done"; __dodo_value = out; }
 }
 function __dodo_start(body, url, env) {
   var p = JSON.parse(body);
-  __dodo_invoke(handler, [{ method: "POST", url: url, payload: p, env: JSON.parse(env),
-    eventType: p && typeof p.type === "string" ? p.type : "", transformationsParams: {} }]);
+  try {
+    var out = handler({ method: "POST", url: url, payload: p, env: JSON.parse(env),
+      eventType: p && typeof p.type === "string" ? p.type : "", transformationsParams: {} });
+  } catch (e) { return __dodo_fail(e); }
+  __dodo_settled(out);
 }
 function __dodo_keep(key, v) {
   var raw = this[key];
@@ -125,7 +127,11 @@ function __dodo_finish(whole) {
 
 # Evaluated by InngestTransform runs only.
 _START_TRANSFORM = r"""
-function __dodo_start_transform(argsJson) { __dodo_invoke(transform, JSON.parse(argsJson)); }
+function __dodo_start_transform(argsJson) {
+  try { var out = transform.apply(undefined, JSON.parse(argsJson)); }
+  catch (e) { return __dodo_fail(e); }
+  __dodo_settled(out);
+}
 """
 
 # Evaluated only when the handler's result is not settled right away (await, timers).
