@@ -25,11 +25,12 @@ from typing import Any, TextIO
 from .errors import InputError
 from .files import open_for_append
 from .models import Webhook
-from .sources import parse_webhook
+from .sources import files_in, parse_webhook
 
 CAPTURE_VERSION = 1
 NEVER_STORED = frozenset({"authorization", "cookie", "proxy-authorization"})
 CAPTURE_SUFFIXES = (".jsonl", ".ndjson")
+READABLE_SUFFIXES = (*CAPTURE_SUFFIXES, ".json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +130,7 @@ def read_deliveries(paths: Iterable[Path]) -> Iterator[Delivery | Problem]:
     """Every delivery in capture files, payload files and folders of them, as a stream."""
     for path in paths:
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file()
-                           and p.suffix in (*CAPTURE_SUFFIXES, ".json"))
+            files = files_in(path, READABLE_SUFFIXES)
             if not files:
                 raise InputError(f"{path}: the folder holds no captures (.jsonl) or payloads "
                                  "(.json)")
@@ -151,8 +151,7 @@ def count_deliveries(paths: Iterable[Path]) -> int:
     total = 0
     for path in paths:
         if path.is_dir():
-            total += count_deliveries(sorted(p for p in path.rglob("*") if p.is_file()
-                                             and p.suffix in (*CAPTURE_SUFFIXES, ".json")))
+            total += count_deliveries(files_in(path, READABLE_SUFFIXES))
         elif path.suffix in CAPTURE_SUFFIXES and path.is_file():
             with path.open("rb") as handle:
                 total += sum(1 for raw in handle if raw.strip())

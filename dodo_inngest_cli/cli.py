@@ -38,7 +38,8 @@ class _Group(TyperGroup):
         debug_env = os.environ.get(DEBUG_ENV, "")
         debug = "--debug" in argv or debug_env not in ("", "0")
         try:
-            value = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+            value = super().main(argv, prog_name, complete_var, standalone_mode=False,
+                                 windows_expand_args=windows_expand_args, **extra)
             code = value if isinstance(value, int) else ExitCode.OK
             if code == ExitCode.INTERRUPTED:
                 _error("interrupted", None)
@@ -518,7 +519,7 @@ def send(
     wait: Annotated[float, typer.Option(
         "--wait", metavar="SECONDS", min=0,
         help="With --dev: wait this long for function runs and show them.")] = 0.0,
-    inngest_transform: Annotated[str | None, typer.Option(
+    inngest_spec: Annotated[str | None, typer.Option(
         "--inngest-transform", metavar="FILE|default",
         help="Run an Inngest webhook transform after Dodo's, showing the event Inngest "
              "stores.")] = None,
@@ -545,11 +546,18 @@ def send(
     """
     from .config import load_config
     from .errors import InputError
-    from .forward import Forwarder, parse_events_file, resolve_target
+    from .forward import Forwarder, resolve_target
     from .masking import mask_url
     from .plan import checks, load_transform, send_webhooks
-    from .sandbox import DEFAULT_INNGEST_TRANSFORM, InngestTransform
-    from .sending import Outcome, from_events, from_samples, requests, send_json
+    from .sending import (
+        Outcome,
+        from_events,
+        from_samples,
+        inngest_transform,
+        read_events_file,
+        requests,
+        send_json,
+    )
     from .sending import send as send_requests
 
     settings = load_config(config)
@@ -564,22 +572,12 @@ def send(
         if samples:
             raise InputError("--event FILE sends ready events; it takes no payloads",
                              hint="drop the payload arguments, or use -t TRANSFORM")
-        try:
-            text = events_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{events_file}: cannot read: "
-                             f"{getattr(exc, 'strerror', None) or exc}") from None
-        prepared = from_events(parse_events_file(text, str(events_file)), str(events_file),
-                               judged, target)
+        prepared = from_events(read_events_file(events_file), str(events_file), judged, target)
     else:
         assert transform is not None
-        inngest = None
-        if inngest_transform == "default":
-            inngest = InngestTransform(DEFAULT_INNGEST_TRANSFORM, "<inngest default transform>")
-        elif inngest_transform:
-            inngest = InngestTransform.from_file(Path(inngest_transform))
         prepared = from_samples(load_transform(transform, settings, choices),
-                                send_webhooks(samples or []), judged, target, inngest)
+                                send_webhooks(samples or []), judged, target,
+                                inngest_transform(inngest_spec))
     planned = requests(prepared, batch=batch)
     debug = bool(ctx.find_root().params.get("debug"))
     blocked = any(p.blocking for p in prepared) and not force and not dry_run

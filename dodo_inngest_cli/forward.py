@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import __version__
-from .errors import DodoInngestError, ExitCode, InputError
+from .errors import DodoInngestError, ExitCode
 from .masking import mask_url
 
 CLOUD_ORIGIN = "https://inn.gs"
@@ -194,7 +194,7 @@ class Forwarder:
                 response = self.client.request(method, destination, content=body,
                                                headers=headers)
             except httpx.HTTPError as exc:
-                note = _network_error(exc)
+                note = _describe(exc)
                 attempts.append(Attempt(None, note, _ms(begun)))
                 self._log(f"{method} {mask_url(destination)} attempt {attempt + 1}: {note}")
                 if attempt == self.retries:
@@ -291,10 +291,6 @@ def _status_hint(status: int, error: str, target: Target) -> str:
     return ""
 
 
-def _network_error(exc: httpx.HTTPError) -> str:
-    return _describe(exc)
-
-
 def _describe(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
@@ -326,16 +322,3 @@ def _network_hint(exc: httpx.HTTPError, target: Target) -> str:
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
 
-
-def parse_events_file(text: str, source: str) -> Any:
-    """Ready Inngest events from a JSON file: one object or an array of them."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
-                         hint="an events file holds one event object or an array of them") \
-            from None
-    if not isinstance(document, (dict, list)):
-        raise InputError(f"{source}: not an event object or an array of them",
-                         hint='e.g. {"name": "dodo/payment.succeeded", "data": {}}')
-    return document

@@ -296,6 +296,9 @@ def print_send(out: Console, err: Console, outcome: Outcome, target: Target,
         if row.error:
             print_error(err, f"{row.source}: {row.error}", row.hint or None)
     for sent in outcome.sent:
+        if sent.runs_error:
+            err.print(Text(f"warning: the events were sent, but their runs could not be looked "
+                           f"up: {mask_url(sent.runs_error)}", style="yellow"), soft_wrap=True)
         for event_id, runs in sent.runs.items():
             if runs:
                 for run in runs:

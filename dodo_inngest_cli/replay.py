@@ -19,7 +19,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,6 @@ from .models import Status, matches
 from .pipeline import Checks, evaluate
 from .rules import Finding, Severity
 from .sandbox import Transform
-
-OUTCOMES = ("delivered", "failed", "rejected", "cancelled", "skipped", "invalid")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,12 +56,13 @@ def event_id_for(delivery_id: str, index: int | None) -> str:
     return f"dodo-{delivery_id}" if index is None else f"dodo-{delivery_id}-{index}"
 
 
-def seed_for(delivery: Delivery, target: Target) -> str:
-    """The same x-inngest-event-id-seed for a delivery and target on every run."""
-    digest = hashlib.sha256(f"{delivery.id}\n{target.shown}".encode()).digest()[:10]
+def seed_for(deliveries: Sequence[Delivery], target: Target) -> str:
+    """The same x-inngest-event-id-seed for the same deliveries and target on every run."""
+    names = "\n".join([*(delivery.id for delivery in deliveries), target.shown])
+    digest = hashlib.sha256(names.encode()).digest()[:10]
     try:
-        millis = int(dt.datetime.fromisoformat(delivery.received_at.replace("Z", "+00:00"))
-                     .timestamp() * 1000)
+        millis = int(dt.datetime.fromisoformat(
+            deliveries[0].received_at.replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
         millis = int(time.time() * 1000)
     return f"{millis},{base64.b64encode(digest).decode()}"
@@ -170,11 +169,9 @@ class Relay:
             payload: Any = head.events[0]
         else:
             payload = [event for item in group for event in item.events]
-        digest = hashlib.sha256("\n".join(r.delivery.id for r in group).encode()).digest()
-        seed = seed_for(head.delivery, self.target).split(",")[0] + "," + \
-            base64.b64encode(digest[:10]).decode()
         result = self.forwarder.send(self.target, payload, method=head.method, url=head.url,
-                                     extra_headers=head.headers, seed=seed)
+                                     extra_headers=head.headers,
+                                     seed=seed_for([r.delivery for r in group], self.target))
         outcomes: dict[int, Outcome] = {}
         position = 0
         for index, item in enumerate(group):

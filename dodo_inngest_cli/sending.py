@@ -6,15 +6,17 @@ import dataclasses
 import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from .forward import Forwarder, SendResult, Target, id_seed
+from .errors import InputError
+from .forward import USER_AGENT, Forwarder, SendError, SendResult, Target, id_seed
 from .inngest import MAX_BATCH, MAX_EVENT_BYTES, check_payload
 from .masking import mask_url
 from .models import OutgoingRequest, Status, Webhook
 from .pipeline import Checks, evaluate
 from .rules import Finding, Severity
-from .sandbox import InngestTransform, Transform
+from .sandbox import DEFAULT_INNGEST_TRANSFORM, InngestTransform, Transform
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Sent:
     result: SendResult | None
     runs: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     """Function runs per accepted id, when --wait looked them up."""
+    runs_error: str = ""
+    """Why the runs could not be looked up (the events were sent all the same)."""
 
 
 def from_samples(transform: Transform, webhooks: Sequence[Webhook], checks: Checks,
@@ -166,9 +170,14 @@ def send(planned: Sequence[Request], forwarder: Forwarder, target: Target, *,
     for request in planned:
         result = forwarder.send(target, request.payload, method=request.method,
                                 url=request.url, extra_headers=request.headers)
-        runs = find_runs(forwarder, target, [i for i in result.ids if i], wait_s) \
-            if wait_s > 0 else {}
-        sent.append(Sent(request, result, runs))
+        runs: dict[str, list[dict[str, Any]]] = {}
+        runs_error = ""
+        if wait_s > 0:
+            try:
+                runs = find_runs(forwarder, target, [i for i in result.ids if i], wait_s)
+            except SendError as exc:
+                runs_error = exc.message
+        sent.append(Sent(request, result, runs, runs_error))
     return sent
 
 
@@ -190,8 +199,7 @@ def find_runs(forwarder: Forwarder, target: Target, ids: Sequence[str],
 
 def dry_run_headers(forwarder: Forwarder, target: Target, request: Request) -> dict[str, str]:
     """The headers a real send would carry (the seed is made fresh per request)."""
-    return {"user-agent": str(forwarder.client.headers.get("user-agent")),
-            **forwarder.headers(target, id_seed(), request.headers)}
+    return {"user-agent": USER_AGENT, **forwarder.headers(target, id_seed(), request.headers)}
 
 
 
@@ -298,7 +306,8 @@ def send_json(outcome: Outcome, target: Target, forwarder: Forwarder) -> dict[st
                          error=mask_url(result.error), hint=result.hint,
                          attempts=[{"status": a.status, "note": a.note,
                                     "duration_ms": round(a.duration_ms, 3)}
-                                   for a in result.attempts], runs=sent.runs)
+                                   for a in result.attempts], runs=sent.runs,
+                         runs_error=mask_url(sent.runs_error))
         requests_json.append(entry)
     return {
         "version": 1, "ok": outcome.ok, "target": target.shown, "dry_run": outcome.dry_run,
@@ -310,3 +319,31 @@ def send_json(outcome: Outcome, target: Target, forwarder: Forwarder) -> dict[st
                    if p.stored is not None],
         "requests": requests_json,
     }
+
+
+def read_events_file(path: Path) -> Any:
+    """Ready Inngest events from a JSON file: one object or an array of them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") \
+            from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
+                         hint="an events file holds one event object or an array of them") \
+            from None
+    if not isinstance(document, (dict, list)):
+        raise InputError(f"{path}: not an event object or an array of them",
+                         hint='e.g. {"name": "dodo/payment.succeeded", "data": {}}')
+    return document
+
+
+def inngest_transform(spec: str | None) -> InngestTransform | None:
+    """The Inngest webhook transform `--inngest-transform` names: a file, or `default`."""
+    if not spec:
+        return None
+    if spec == "default":
+        return InngestTransform(DEFAULT_INNGEST_TRANSFORM, "<inngest default transform>")
+    return InngestTransform.from_file(Path(spec))

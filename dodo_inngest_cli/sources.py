@@ -62,10 +62,15 @@ def payload_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
+def files_in(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The files below folder with these suffixes, sorted; hidden files (our own state files
+    among them) are left out."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in suffixes
+                  and not p.name.startswith("."))
+
+
 def _scan(folder: Path) -> tuple[list[Path], list[Path]]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    return ([p for p in files if p.suffix in TRANSFORM_SUFFIXES],
-            [p for p in files if p.suffix in PAYLOAD_SUFFIXES])
+    return files_in(folder, TRANSFORM_SUFFIXES), files_in(folder, PAYLOAD_SUFFIXES)
 
 
 def read_webhook(path: Path) -> Webhook:

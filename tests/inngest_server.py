@@ -69,13 +69,15 @@ class InngestServer:
 
     def __init__(self, *, keys: set[str] | None = None,
                  functions: dict[str, str] | None = None, fault_rate: float = 0.0,
-                 seed: int = 7) -> None:
+                 seed: int = 7, runs_api: bool = True) -> None:
         self.keys = keys
         self.functions = functions or {}
         self.faults: deque[Fault] = deque()
         self.fault_rate = fault_rate
         """The share of requests that fail at random (500, 429 or a dropped connection)."""
         self.random = random.Random(seed)
+        self.runs_api = runs_api
+        """False: `GET /v1/events/{id}/runs` answers 404, as a server without it would."""
         self.received: list[Received] = []
         self.requests: list[dict[str, Any]] = []
         self.oracle_errors: list[str] = []
@@ -283,7 +285,8 @@ class InngestServer:
 
             def do_GET(self) -> None:
                 parts = self.path.strip("/").split("/")
-                if len(parts) == 4 and parts[:2] == ["v1", "events"] and parts[3] == "runs":
+                if server.runs_api and len(parts) == 4 and parts[:2] == ["v1", "events"] \
+                        and parts[3] == "runs":
                     with server.lock:
                         runs = list(server.runs.get(parts[2], []))
                     self._answer(200, {"data": runs, "metadata": {

@@ -473,3 +473,18 @@ def test_a_delivery_captured_twice_is_sent_once(cli: RunCli, tmp_path: Path) -> 
                      "--no-dodo-check", code=0)
         assert sorted(inngest.count_by_event_id().values()) == [1, 1, 1]
     assert (counts(result.stdout)["delivered"], counts(result.stdout)["skipped"]) == (3, 1)
+
+
+def test_replaying_a_folder_again_skips_its_own_state_file(cli: RunCli, tmp_path: Path) -> None:
+    folder = tmp_path / "deliveries"
+    folder.mkdir()
+    write_capture(folder / "c.jsonl", 2)
+    with InngestServer() as inngest:
+        target = ["-t", PAYMENT, "--url", f"{inngest.url}/e/k", "--no-dodo-check"]
+        cli("replay", str(folder), *target, code=0)
+        again = cli("replay", str(folder), *target, code=0)
+        assert len(inngest.received) == 2
+    assert (folder / ".dodo-inngest-replay.state.jsonl").exists()
+    assert counts(again.stdout) == {"delivered": 0, "failed": 0, "rejected": 0,
+                                    "cancelled": 0, "skipped": 2, "invalid": 0}
+    assert again.stderr == ""

@@ -299,3 +299,14 @@ def test_live_dev_server(cli: RunCli) -> None:
     event_id = document["events"][0]["event_id"]
     found = httpx.get(f"{base}/v1/events/{event_id}").json()
     assert found["data"]["name"] == "dodo/payment.succeeded"
+
+
+def test_a_failed_runs_lookup_keeps_what_was_sent(cli: RunCli) -> None:
+    with InngestServer(runs_api=False) as dev:
+        result = cli("send", "--dev", "--base-url", dev.url, "--wait", "1", "-t", PAYMENT,
+                     SAMPLE, code=0)
+        [received] = dev.received
+    assert received.id in result.stdout
+    assert "1 accepted" in result.stdout
+    assert ("warning: the events were sent, but their runs could not be looked up: GET "
+            f"{dev.url}/v1/events/{received.id}/runs: HTTP 404") in result.stderr
