@@ -12,13 +12,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from . import __version__
 from .errors import DodoInngestError, ExitCode
+
+if TYPE_CHECKING:
+    from .plan import Choices
 
 DEBUG_ENV = "DODO_INNGEST_DEBUG"
 
@@ -177,7 +180,7 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 
 def _choices(ignore: list[str] | None, strict: bool | None, dodo_check: bool | None,
              time_limit: float | None, memory_limit: float | None, env: list[str] | None,
-             endpoint_url: str | None) -> Any:
+             endpoint_url: str | None) -> "Choices":
     from .plan import Choices
 
     return Choices(ignore=ignore or (), strict=strict, dodo_check=dodo_check,
@@ -690,7 +693,7 @@ def listen(
         if writer is not None:
             writer.close()
         if forwarder is not None:
-            forwarder.__exit__()
+            forwarder.close()
     view.summary()
     return ExitCode.OK
 
@@ -804,7 +807,7 @@ def replay(
     finally:
         signal.signal(signal.SIGINT, previous)
         if forwarder is not None:
-            forwarder.__exit__()
+            forwarder.close()
         if state_file is not None:
             state_file.close()
     view.summary(interrupted=interrupted)

@@ -167,6 +167,10 @@ class Forwarder:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections."""
         self.client.close()
 
     def headers(self, target: Target, seed: str,

@@ -78,65 +78,57 @@ def report_json(results: Sequence[Result]) -> dict[str, Any]:
 def junit_xml(results: Sequence[Result], *, seconds: float,
               fuzzed: Sequence[Any] = ()) -> str:
     """A JUnit report: a testsuite per transform, a testcase per sample, failures carrying
-    the findings (readable by GitHub, GitLab and Jenkins)."""
+    the findings (readable by GitHub, GitLab and Jenkins); fuzz reports as their own suites."""
     from xml.etree import ElementTree as ET
 
-    summary = Summary.of(results)
-    root = ET.Element("testsuites", name="dodo-inngest", tests=str(summary.total),
-                      failures=str(summary.failed), errors=str(summary.errors),
-                      skipped=str(summary.skipped), time=f"{seconds:.3f}")
+    root = ET.Element("testsuites", name="dodo-inngest", time=f"{seconds:.3f}")
     suites: dict[str, ET.Element] = {}
+
+    def case(suite: str, name: str, file: str, seconds: float) -> ET.Element:
+        if suite not in suites:
+            suites[suite] = ET.SubElement(root, "testsuite", name=suite)
+        return ET.SubElement(suites[suite], "testcase", classname=suite, name=name, file=file,
+                             time=f"{seconds:.3f}")
+
     for result in results:
-        suite = suites.get(result.transform)
-        if suite is None:
-            suite = suites[result.transform] = ET.SubElement(
-                root, "testsuite", name=result.transform, tests="0", failures="0", errors="0",
-                skipped="0", time="0")
-        suite.set("tests", str(int(suite.get("tests", "0")) + 1))
-        suite.set("time", f"{float(suite.get('time', '0')) + result.duration_ms / 1000:.3f}")
-        case = ET.SubElement(suite, "testcase", classname=result.transform,
-                             name=result.sample, file=result.transform,
-                             time=f"{result.duration_ms / 1000:.3f}")
+        testcase = case(result.transform, result.sample, result.transform,
+                        result.duration_ms / 1000)
         details = "\n".join(_finding_text(f) for f in result.findings)
         codes = " ".join(f.code for f in result.findings if f.severity.value == "error")
         if result.status is Status.FAILED:
-            suite.set("failures", str(int(suite.get("failures", "0")) + 1))
-            failure = ET.SubElement(case, "failure", type=codes or "warnings",
-                                    message=f"{result.sample}: {codes or 'warnings (strict)'}")
-            failure.text = details
+            ET.SubElement(testcase, "failure", type=codes or "warnings",
+                          message=f"{result.sample}: {codes or 'warnings (strict)'}"
+                          ).text = details
         elif result.status is Status.ERROR:
-            suite.set("errors", str(int(suite.get("errors", "0")) + 1))
-            error = ET.SubElement(case, "error", type=codes, message=f"{result.sample}: {codes}")
-            error.text = details
+            ET.SubElement(testcase, "error", type=codes,
+                          message=f"{result.sample}: {codes}").text = details
         elif result.status is Status.SKIPPED:
-            suite.set("skipped", str(int(suite.get("skipped", "0")) + 1))
-            ET.SubElement(case, "skipped", message="excluded by the transform's event filter")
+            ET.SubElement(testcase, "skipped", message="excluded by the transform's event "
+                                                       "filter")
         elif details:
-            ET.SubElement(case, "system-out").text = details
+            ET.SubElement(testcase, "system-out").text = details
         if result.console:
-            ET.SubElement(case, "system-err").text = "\n".join(
+            ET.SubElement(testcase, "system-err").text = "\n".join(
                 f"console.{line.level}: {line.text}" for line in result.console)
     for report in fuzzed:
-        name = f"fuzz: {report.transform}"
-        suite = suites.get(name)
-        if suite is None:
-            suite = suites[name] = ET.SubElement(root, "testsuite", name=name, tests="0",
-                                                 failures="0", errors="0", skipped="0")
-        suite.set("tests", str(int(suite.get("tests", "0")) + 1))
-        case = ET.SubElement(suite, "testcase", classname=name, file=report.transform,
-                             name=f"{report.event_type} × {report.tried} generated payloads")
+        testcase = case(f"fuzz: {report.transform}",
+                        f"{report.event_type} × {report.tried} generated payloads",
+                        report.transform, 0.0)
         if report.failures:
-            suite.set("failures", str(int(suite.get("failures", "0")) + 1))
-            failure = ET.SubElement(case, "failure", type=" ".join(report.failures),
-                                    message=", ".join(f"{code}: {count}" for code, count
-                                                      in report.failures.items()))
-            failure.text = "\n".join(
+            ET.SubElement(testcase, "failure", type=" ".join(report.failures),
+                          message=", ".join(f"{code}: {count}" for code, count
+                                            in report.failures.items())).text = "\n".join(
                 f"{r.code}: {r.message}\n  reproducer: "
                 + ("; ".join(str(c) for c in r.changes) or "the bundled sample itself")
                 for r in report.reproducers)
-        root.set("tests", str(int(root.get("tests", "0")) + 1))
-        root.set("failures", str(int(root.get("failures", "0")) + (1 if report.failures
-                                                                    else 0)))
+    for element in [*suites.values(), root]:
+        cases = list(element.iter("testcase"))
+        element.set("tests", str(len(cases)))
+        for child, attribute in (("failure", "failures"), ("error", "errors"),
+                                 ("skipped", "skipped")):
+            element.set(attribute, str(sum(c.find(child) is not None for c in cases)))
+        if element is not root:
+            element.set("time", f"{sum(float(c.get('time', '0')) for c in cases):.3f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") \
         + "\n"
