@@ -84,7 +84,12 @@ class Listener:
         config = self.config
         kept = stored_headers(headers.items())
         delivery_id = kept.get("webhook-id") or f"local_{uuid.uuid4().hex}"
-        text = body.decode("utf-8", errors="replace")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:  # a capture keeps bodies byte-exact, as text
+            self.on_received(Received(now_iso(), delivery_id, "", 400, None,
+                                      note=f"body is not UTF-8 (byte {exc.start})"))
+            return 400, {"error": f"the body is not UTF-8 (byte {exc.start})"}
         event_type = _event_type(text)
         verified: bool | None = None
         if config.signer is not None:

@@ -488,3 +488,13 @@ def test_replaying_a_folder_again_skips_its_own_state_file(cli: RunCli, tmp_path
     assert counts(again.stdout) == {"delivered": 0, "failed": 0, "rejected": 0,
                                     "cancelled": 0, "skipped": 2, "invalid": 0}
     assert again.stderr == ""
+
+
+def test_a_body_that_is_not_utf8_is_refused_not_altered(
+        listener: tuple[Listener, list[Received]], tmp_path: Path) -> None:
+    server, received = listener
+    answer = httpx.post(server.address + "/dodo", content=b'{"type": "caf\xe9"}')
+    assert (answer.status_code, answer.json()) == (400, {"error": "the body is not UTF-8 "
+                                                                  "(byte 13)"})
+    assert received[-1].note == "body is not UTF-8 (byte 13)"
+    assert list(read_deliveries([tmp_path / "capture.jsonl"])) == []
