@@ -14,6 +14,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import hashlib
 import hmac
 import json
 import os
@@ -22,10 +23,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import InputError
+from .errors import ExitCode, InputError
 from .files import open_for_append
 from .models import Webhook
-from .sources import files_in, parse_webhook
+from .redaction import add_secret
+from .sources import content_key, files_in, parse_webhook
 
 CAPTURE_VERSION = 1
 NEVER_STORED = frozenset({"authorization", "cookie", "proxy-authorization"})
@@ -63,7 +65,7 @@ class Delivery:
         try:
             stamp = json.loads(self.body).get("timestamp")
             return parse_time(stamp) if isinstance(stamp, str) else None
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return None
 
 
@@ -161,12 +163,17 @@ def count_deliveries(paths: Iterable[Path]) -> int:
 
 
 def _read_payload_file(path: Path) -> Delivery | Problem:
+    """A plain payload file as a delivery, identified by its content, never its name."""
     try:
         body = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return Problem(str(path), f"cannot read: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        identity = content_key(json.loads(body))
+    except (ValueError, RecursionError):
+        identity = "body-" + hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:24]
     stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
-    return Delivery(id=f"file:{path.stem}", received_at=stamp.isoformat(), headers={},
+    return Delivery(id=identity, received_at=stamp.isoformat(), headers={},
                     body=body, verified=None, source=str(path))
 
 
@@ -221,6 +228,8 @@ def load_secret(secret: str) -> Any:
     from standardwebhooks.webhooks import Webhook as Signer
 
     raw = secret[len("whsec_"):] if secret.startswith("whsec_") else secret
+    add_secret(secret)
+    add_secret(raw)
     try:
         key = base64.b64decode(raw + "==", validate=False)
     except (binascii.Error, ValueError):
@@ -264,8 +273,34 @@ def check_signature(signer: Any, delivery: Delivery, *,
     return "invalid", "no signature matches the body (tampered, or another secret)"
 
 
+@dataclasses.dataclass(frozen=True)
+class VerifyReport:
+    """A row per delivery checked, their tally, and the verdict."""
+
+    rows: list[dict[str, str]]
+
+    def counts(self) -> dict[str, int]:
+        """Deliveries by result."""
+        return {key: sum(r["result"] == key for r in self.rows)
+                for key in ("valid", "invalid", "unsigned", "unreadable")}
+
+    @property
+    def ok(self) -> bool:
+        """No delivery has a signature that fails to verify."""
+        return not self.counts()["invalid"]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when a signature fails, else 0."""
+        return ExitCode.OK if self.ok else ExitCode.FAILED
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report."""
+        return {"version": 1, "ok": self.ok, "summary": self.counts(), "deliveries": self.rows}
+
+
 def verify_all(paths: Iterable[Path], signer: Any, *,
-               tolerance_s: float | None) -> list[dict[str, str]]:
+               tolerance_s: float | None) -> VerifyReport:
     """A row per delivery: its id, where it was, valid/invalid/unsigned/unreadable, and why."""
     rows = []
     for item in read_deliveries(paths):
@@ -276,4 +311,4 @@ def verify_all(paths: Iterable[Path], signer: Any, *,
         else:
             rows.append({"delivery": "", "source": item.source, "result": "unreadable",
                          "reason": item.message})
-    return rows
+    return VerifyReport(rows)

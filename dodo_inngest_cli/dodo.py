@@ -11,6 +11,7 @@ import functools
 import typing
 from typing import Any
 
+from .jsonio import pointer
 from .models import Webhook
 from .rules import Finding, finding
 
@@ -56,9 +57,9 @@ def check_webhook(webhook: Webhook) -> list[Finding]:
         errors = exc.errors(include_url=False)
         found = [finding(
             "dodo-schema",
-            f"{webhook.source}: {_pointer(error['loc']) or '/'}: {error['msg']} "
+            f"{webhook.source}: {pointer(error['loc']) or '/'}: {error['msg']} "
             f"(dodopayments {sdk_version()}, {event_type})",
-            path=_pointer(error["loc"]),
+            path=pointer(error["loc"]),
             hint="real traffic can deviate from the SDK's types; make the transform handle it")
             for error in errors[:MAX_SCHEMA_FINDINGS]]
         if len(errors) > MAX_SCHEMA_FINDINGS:
@@ -69,5 +70,3 @@ def check_webhook(webhook: Webhook) -> list[Finding]:
     return []
 
 
-def _pointer(loc: tuple[Any, ...]) -> str:
-    return "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in loc)

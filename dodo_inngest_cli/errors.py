@@ -40,3 +40,14 @@ class InputError(DodoInngestError):
 class ConfigError(DodoInngestError):
     """A configuration file that cannot be read or has bad keys or values."""
 
+
+
+def in_range(option: str, value: float, low: float, high: float | None = None,
+             unit: str = "") -> None:
+    """Refuse a number outside [low, high] (or below low) as an InputError naming the option
+    and the allowed range."""
+    if low <= value and (high is None or value <= high):  # NaN fails both tests
+        return
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    allowed = f"{low:g}–{high:g}" if high is not None else f"at least {low:g}"
+    raise InputError(f"{option} {shown}: out of range ({allowed}{' ' + unit if unit else ''})")

@@ -8,8 +8,8 @@ from typing import TextIO
 from .errors import InputError
 
 
-def open_for_append(path: Path, what: str, hint: str) -> TextIO:
-    """Open a file to append to, creating its folder; a failure is an InputError saying why."""
+def make_folder_for(path: Path, what: str, hint: str) -> None:
+    """Create the folder a file goes in; a failure is an InputError saying why."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -18,6 +18,11 @@ def open_for_append(path: Path, what: str, hint: str) -> TextIO:
     except OSError as exc:
         raise InputError(f"{path}: cannot open the {what}: {exc.strerror}", hint=hint) \
             from None
+
+
+def open_for_append(path: Path, what: str, hint: str) -> TextIO:
+    """Open a file to append to, creating its folder; a failure is an InputError saying why."""
+    make_folder_for(path, what, hint)
     try:
         return path.open("a", encoding="utf-8")
     except OSError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import InputError
 from .files import write_new_files
-from .models import Webhook, matches
+from .models import Webhook, event_type_of, matches
 from .sources import parse_webhook, shown
 
 ABOUT = {
@@ -105,7 +105,7 @@ def samples(*, variants: bool = True) -> list[Sample]:
     if variants:
         for path in sorted((root / "variants").glob("*.json")):
             about = path.with_suffix(".txt")
-            event_type = json.loads(path.read_text(encoding="utf-8")).get("type", "")
+            event_type = event_type_of(path.read_text(encoding="utf-8"))
             found.append(Sample(path.stem, event_type, path,
                                 about.read_text(encoding="utf-8").strip() if about.exists() else "",
                                 True))

@@ -17,7 +17,8 @@ from typing import Any
 
 from .capture import CaptureWriter, Delivery, now_iso, stored_headers
 from .errors import InputError
-from .replay import Outcome, Relay
+from .models import event_type_of
+from .relay import Dispatch
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 
@@ -31,7 +32,7 @@ class Received:
     event_type: str
     status: int
     verified: bool | None
-    forwarded: Outcome | None = None
+    forwarded: Dispatch | None = None
     note: str = ""
 
 
@@ -42,7 +43,7 @@ class ListenerConfig:
     path: str = "/"
     signer: Any = None
     capture: CaptureWriter | None = None
-    relay: Relay | None = None
+    forward: Callable[[Delivery], Dispatch] | None = None
     ack_after_forward: bool = False
     body_limit: int = DEFAULT_BODY_LIMIT
 
@@ -90,7 +91,7 @@ class Listener:
             self.on_received(Received(now_iso(), delivery_id, "", 400, None,
                                       note=f"body is not UTF-8 (byte {exc.start})"))
             return 400, {"error": f"the body is not UTF-8 (byte {exc.start})"}
-        event_type = _event_type(text)
+        event_type = event_type_of(text)
         verified: bool | None = None
         if config.signer is not None:
             from standardwebhooks.webhooks import WebhookVerificationError
@@ -111,16 +112,15 @@ class Listener:
                 self.on_received(Received(delivery.received_at, delivery_id, event_type, 507,
                                           verified, note=f"capture failed: {exc.strerror}"))
                 return 507, {"error": "the delivery could not be stored; retry later"}
-        forwarded = config.relay.process(delivery) if config.relay is not None else None
+        forwarded = config.forward(delivery) if config.forward is not None else None
         status = 200
-        if forwarded is not None and config.ack_after_forward and \
-                forwarded.status in ("failed", "rejected"):
+        if forwarded is not None and config.ack_after_forward and forwarded.outcome.failing:
             status = 502
         self.on_received(Received(delivery.received_at, delivery_id, event_type, status,
                                   verified, forwarded))
         answer: dict[str, Any] = {"received": delivery_id}
         if forwarded is not None:
-            answer.update(forwarded=forwarded.status, ids=forwarded.ids)
+            answer.update(forwarded=forwarded.outcome.value, ids=forwarded.ids)
         return status, answer
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -194,9 +194,3 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def _event_type(text: str) -> str:
-    try:
-        value = json.loads(text).get("type", "")
-    except (ValueError, AttributeError):
-        return ""
-    return value if isinstance(value, str) else ""

@@ -5,10 +5,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import fnmatch
+import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .rules import Finding, Severity
+
+if TYPE_CHECKING:
+    from .snapshots import Change
+    from .triggers import Match
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,8 +31,20 @@ class Webhook:
     @property
     def event_type(self) -> str:
         """The Dodo event type (`payload.type`), or "" when the body has none."""
-        kind = self.payload.get("type") if isinstance(self.payload, dict) else None
-        return kind if isinstance(kind, str) else ""
+        return _type_of(self.payload)
+
+
+def _type_of(payload: Any) -> str:
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+def event_type_of(body: str) -> str:
+    """The Dodo event type of a raw body, or "" when it is not a JSON object with a type."""
+    try:
+        return _type_of(json.loads(body))
+    except (ValueError, RecursionError):
+        return ""
 
 
 def matches(event_type: str, globs: Iterable[str]) -> bool:
@@ -101,10 +118,10 @@ class Result:
     findings: list[Finding]
     console: list[ConsoleLine]
     duration_ms: float
-    changes: list[Any] = dataclasses.field(default_factory=list)
-    """Snapshot differences (snapshots.Change), when a snapshot was compared."""
-    triggers: list[Any] | None = None
-    """The functions the events trigger (triggers.Match), when triggers were declared."""
+    changes: list[Change] = dataclasses.field(default_factory=list)
+    """Snapshot differences, when a snapshot was compared."""
+    triggers: list[Match] | None = None
+    """The functions the events trigger, when triggers were declared."""
 
     @property
     def warnings(self) -> list[Finding]:

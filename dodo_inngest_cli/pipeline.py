@@ -6,9 +6,10 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .cancel import NEVER, Cancel
 from .inngest import check_payload
 from .models import Result, Status, TransformStatus, Webhook, matches
-from .rules import Finding, Severity
+from .rules import Finding, fails
 from .sandbox import Transform
 from .schemas import SchemaSet
 from .snapshots import SnapshotStore, document
@@ -100,12 +101,13 @@ def skipped(transform: Transform, webhook: Webhook) -> Result:
 
 def run_plan(plan: Sequence[Planned], webhooks: Sequence[Webhook], checks: Checks,
              on_result: Callable[[Result], None] | None = None,
-             expect: Expectations | None = None) -> list[Result]:
+             expect: Expectations | None = None, cancel: Cancel = NEVER) -> list[Result]:
     """Every planned transform on every webhook, in order, skipping filtered-out types."""
     results: list[Result] = []
     inputs: dict[int, list[Finding]] = {}
     for planned in plan:
         for index, webhook in enumerate(webhooks):
+            cancel.check()
             if planned.handles(webhook.event_type):
                 if index not in inputs:
                     inputs[index] = check_input(webhook, checks)
@@ -121,8 +123,7 @@ def run_plan(plan: Sequence[Planned], webhooks: Sequence[Webhook], checks: Check
 def _status(outcome: TransformStatus, findings: list[Finding], checks: Checks) -> Status:
     if outcome is TransformStatus.ERROR:
         return Status.ERROR
-    failing = {Severity.ERROR, Severity.WARNING} if checks.strict else {Severity.ERROR}
-    if any(f.severity in failing for f in findings):
+    if fails(findings, strict=checks.strict):
         return Status.FAILED
     if outcome is TransformStatus.CANCELLED:
         return Status.CANCELLED

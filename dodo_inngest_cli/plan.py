@@ -9,9 +9,10 @@ from typing import Any
 
 from . import library
 from .config import Config
-from .errors import InputError
+from .errors import InputError, in_range
 from .models import Webhook, matches
 from .pipeline import Checks, Expectations, Planned
+from .redaction import add_url_secrets
 from .rules import check_codes
 from .sandbox import DEFAULT_ENDPOINT_URL, Limits, Transform
 from .schemas import SchemaSet
@@ -55,11 +56,15 @@ def transform_options(config: Config, choices: Choices) -> dict[str, Any]:
         env[key] = value
     time_limit = settings.time_limit if choices.time_limit is None else choices.time_limit
     memory = settings.memory_limit if choices.memory_limit is None else choices.memory_limit
+    in_range("--time-limit", time_limit, 1, 60_000, "ms")
+    in_range("--memory-limit", memory, 1, 4096, "MiB")
+    endpoint = choices.endpoint_url or settings.endpoint_url or DEFAULT_ENDPOINT_URL
+    add_url_secrets(endpoint)
     return {
         "limits": Limits(time_ms=time_limit, memory_bytes=int(memory * 1024 * 1024),
                          stack_bytes=settings.stack_limit * 1024),
         "env": env,
-        "endpoint_url": choices.endpoint_url or settings.endpoint_url or DEFAULT_ENDPOINT_URL,
+        "endpoint_url": endpoint,
     }
 
 
@@ -68,25 +73,23 @@ def load_transform(path: Path, config: Config, choices: Choices) -> Transform:
     return Transform.from_file(path, **transform_options(config, choices))
 
 
-def test_plan(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
-              transforms: Sequence[Path] = (), samples: Sequence[Path] = (),
-              events: Sequence[str] = ()) -> tuple[list[Planned], list[Webhook]]:
+def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
+               transforms: Sequence[Path] = (), samples: Sequence[str] = (),
+               events: Sequence[str] = ()) -> tuple[list[Planned], list[Webhook]]:
     """The transforms and webhooks `test` runs: flags first, then the config's defaults."""
     found_t, found_p = split_paths(paths)
     transform_paths = [*found_t, *transforms]
-    payload_paths = [*found_p, *payload_files(samples)]
+    webhooks = [read_webhook(shown(path)) for path in found_p] + payloads(samples)
     filters = event_filters(config)
     if not transform_paths:
         transform_paths = [config.path(entry.file) for entry in config.settings.transforms]
-    if not payload_paths:
-        payload_paths = payload_files(config.path(p) for p in config.settings.samples)
     if not transform_paths:
         raise InputError("no transform to test",
                          hint="name a .js file, use -t FILE, or list transforms in the config")
-    if payload_paths:
-        webhooks = [read_webhook(shown(path)) for path in payload_paths]
-    else:
-        webhooks = library.webhooks()
+    if not webhooks:
+        configured = payload_files(config.path(p) for p in config.settings.samples)
+        webhooks = [read_webhook(shown(path)) for path in configured] if configured \
+            else library.webhooks()
     if events:
         webhooks = [w for w in webhooks if matches(w.event_type, events)]
         if not webhooks:
@@ -104,20 +107,16 @@ def event_filters(config: Config) -> dict[Path, tuple[str, ...] | None]:
             for entry in config.settings.transforms}
 
 
-def send_webhooks(items: Sequence[str]) -> list[Webhook]:
-    """Payloads to send: .json files, folders of them, or bundled sample names."""
-    if not items:
-        raise InputError("no payload to send",
-                         hint="name .json files or folders, or bundled samples such as "
-                              "payment.succeeded")
+def payloads(items: Sequence[str | Path]) -> list[Webhook]:
+    """Payload arguments, the same for every command: .json files, folders of them (searched
+    recursively), or bundled sample names such as payment.succeeded."""
     webhooks: list[Webhook] = []
     for item in items:
         path = Path(item)
-        if path.exists() or path.suffix == ".json":
+        if path.exists() or path.suffix == ".json" or len(path.parts) > 1:
             webhooks += [read_webhook(shown(p)) for p in payload_files([path])]
         else:
-            sample = library.find(item)
-            webhooks.append(read_webhook(shown(sample.path)))
+            webhooks.append(read_webhook(shown(library.find(str(item)).path)))
     return webhooks
 
 

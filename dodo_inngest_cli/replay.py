@@ -1,210 +1,52 @@
-"""Relaying deliveries to Inngest, exactly once per delivery and target, resumably.
+"""Replaying deliveries to Inngest, exactly once per delivery and target, resumably.
 
-`Relay` turns one delivery into a sent event (transform, checks, a deterministic id, send); it
-serves `listen --forward` and `replay`. `StateFile` records, append-only, what happened to each
-delivery for each target (masked), so a second run sends only what is not yet confirmed.
-`replay` streams deliveries through a bounded pool of workers with an optional rate limit.
+`Replay` streams deliveries (captures, payload files) through the relay with a bounded pool of
+workers and an optional rate limit. `StateFile` records, append-only, what happened to each
+delivery for each target, so a second run sends only what is not yet accepted. A target is
+identified by everything that makes it a different destination (origin, the path with its key,
+`x-inngest-env`), stored as a keyed hash: the file never holds the key, and two keys that mask
+alike are two targets. One process at a time holds a state file.
 """
 
 from __future__ import annotations
 
 import array
-import base64
 import bisect
+import contextlib
 import dataclasses
 import datetime as dt
+import getpass
 import hashlib
 import heapq
+import hmac
 import json
 import os
+import secrets
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from .capture import Delivery, Problem, check_signature, now_iso
-from .errors import InputError
-from .files import open_for_append
-from .forward import Forwarder, Target
-from .inngest import MAX_BATCH
-from .models import Status, matches
-from .pipeline import Checks, evaluate
-from .rules import Finding, Severity
+from .cancel import NEVER, Cancel
+from .capture import READABLE_SUFFIXES, Delivery, Problem, check_signature, now_iso
+from .client import EventClient, Target
+from .errors import ExitCode, InputError
+from .files import make_folder_for, open_for_append
+from .models import event_type_of, matches
+from .outcomes import Outcome
+from .pipeline import Checks
+from .redaction import redact
+from .relay import Batch, Dispatch, Relay
 from .sandbox import Transform
 
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """What happened to one delivery."""
-
-    delivery: str
-    event_type: str
-    status: str
-    """delivered, failed, rejected, cancelled, skipped or invalid."""
-    ids: list[str] = dataclasses.field(default_factory=list)
-    reason: str = ""
-    attempts: int = 0
-    assigned_id: bool = False
-    findings: list[Finding] = dataclasses.field(default_factory=list)
-
-
-def event_id_for(delivery_id: str, index: int | None) -> str:
-    """A deterministic Inngest event id for a delivery without one, so Inngest de-duplicates
-    repeated replays."""
-    return f"dodo-{delivery_id}" if index is None else f"dodo-{delivery_id}-{index}"
-
-
-def seed_for(deliveries: Sequence[Delivery], target: Target) -> str:
-    """The same x-inngest-event-id-seed for the same deliveries and target on every run."""
-    names = "\n".join([*(delivery.id for delivery in deliveries), target.shown])
-    digest = hashlib.sha256(names.encode()).digest()[:10]
-    try:
-        millis = int(dt.datetime.fromisoformat(
-            deliveries[0].received_at.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
-        millis = int(time.time() * 1000)
-    return f"{millis},{base64.b64encode(digest).decode()}"
-
-
-MAX_REQUEST_BYTES = 3 * 1024 * 1024
-
-
-@dataclasses.dataclass(frozen=True)
-class Ready:
-    """A transformed, checked delivery whose events are ready to send."""
-
-    delivery: Delivery
-    event_type: str
-    events: list[Any]
-    batch: bool
-    """The transform returned an array (sent as one even when alone)."""
-    method: str
-    url: str
-    headers: dict[str, str]
-    assigned_id: bool
-    findings: list[Finding]
-
-    @property
-    def size(self) -> int:
-        """The events' size as sent."""
-        return len(json.dumps(self.events, separators=(",", ":")).encode())
-
-    def joins(self, other: Ready) -> bool:
-        """Whether both can share one request."""
-        return (self.method, self.url, self.headers) == (other.method, other.url,
-                                                         other.headers)
-
-    def outcome(self, status: str, *, ids: list[str] | None = None, reason: str = "",
-                attempts: int = 0) -> Outcome:
-        """What happened to this delivery."""
-        return Outcome(self.delivery.id, self.event_type, status, ids or [], reason, attempts,
-                       self.assigned_id, self.findings)
-
-
-class Relay:
-    """Transform one delivery, check it, and send it to the target."""
-
-    def __init__(self, transform: Transform, target: Target, forwarder: Forwarder | None,
-                 checks: Checks, *, assign_id: bool = True) -> None:
-        self.transform = transform.with_endpoint(target.url)
-        self.target = target
-        self.forwarder = forwarder
-        self.checks = checks
-        self.assign_id = assign_id
-
-    def process(self, delivery: Delivery) -> Outcome:
-        """Transform and send (or, without a forwarder, only prepare) one delivery."""
-        return self.process_group([delivery])[0]
-
-    def prepare(self, delivery: Delivery) -> Outcome | Ready:
-        """Transform and check a delivery: a final Outcome, or events Ready to send."""
-        try:
-            webhook = delivery.webhook()
-        except InputError as exc:
-            return Outcome(delivery.id, "", "rejected", reason=exc.message)
-        result = evaluate(self.transform, webhook, self.checks)
-        errors = [f for f in result.findings if f.severity is Severity.ERROR]
-        if result.status is Status.CANCELLED:
-            return Outcome(delivery.id, webhook.event_type, "cancelled", findings=result.findings)
-        if result.status in (Status.ERROR, Status.FAILED) or result.request is None:
-            reason = errors[0].message if errors else "warnings with --strict"
-            code = errors[0].code if errors else "strict"
-            return Outcome(delivery.id, webhook.event_type, "rejected",
-                           reason=f"{code}: {reason}", findings=result.findings)
-        payload, assigned = self._with_ids(result.request.payload, delivery.id)
-        events = payload if isinstance(payload, list) else [payload]
-        ready = Ready(delivery, webhook.event_type, events, isinstance(payload, list),
-                      result.request.method, result.request.url, result.request.headers,
-                      assigned, result.findings)
-        if self.forwarder is None:
-            names = ", ".join(str(e.get("name")) for e in events if isinstance(e, dict))
-            return ready.outcome("skipped", reason=f"dry run: would send {names}")
-        return ready
-
-    def process_group(self, deliveries: list[Delivery], batch: int = 1) -> list[Outcome]:
-        """Prepare each delivery, then send what is ready, up to `batch` deliveries a request
-        (same URL, method and headers; at most 5,000 events and 3 MiB)."""
-        prepared = [self.prepare(delivery) for delivery in deliveries]
-        ready = [p for p in prepared if isinstance(p, Ready)]
-        sent: dict[int, Outcome] = {}
-        group: list[Ready] = []
-        for item in ready:
-            if group and (len(group) >= batch or not group[0].joins(item)
-                          or sum(r.size for r in group) + item.size > MAX_REQUEST_BYTES
-                          or sum(len(r.events) for r in group) + len(item.events) > MAX_BATCH):
-                sent.update(self._send(group))
-                group = []
-            group.append(item)
-        if group:
-            sent.update(self._send(group))
-        return [sent[id(p)] if isinstance(p, Ready) else p for p in prepared]
-
-    def _send(self, group: list[Ready]) -> dict[int, Outcome]:
-        """One request for the group; a 400 part-way re-sends what Inngest did not process."""
-        assert self.forwarder is not None
-        head = group[0]
-        if len(group) == 1 and not head.batch:
-            payload: Any = head.events[0]
-        else:
-            payload = [event for item in group for event in item.events]
-        result = self.forwarder.send(self.target, payload, method=head.method, url=head.url,
-                                     extra_headers=head.headers,
-                                     seed=seed_for([r.delivery for r in group], self.target))
-        outcomes: dict[int, Outcome] = {}
-        position = 0
-        for index, item in enumerate(group):
-            ids = result.ids[position:position + len(item.events)]
-            position += len(item.events)
-            attempts = len(result.attempts)
-            if ids and all(ids):
-                outcomes[id(item)] = item.outcome("delivered", ids=ids, attempts=attempts)
-            elif result.status == 400 and len(group) > 1:
-                # Inngest accepted what came before this event; this one is the culprit and
-                # the rest were not processed: send them again on their own request.
-                outcomes[id(item)] = item.outcome("rejected", ids=[i for i in ids if i],
-                                                  reason=result.error, attempts=attempts)
-                if group[index + 1:]:
-                    outcomes.update(self._send(group[index + 1:]))
-                return outcomes
-            else:
-                status = "failed" if result.outcome == "failed" else "rejected"
-                outcomes[id(item)] = item.outcome(status, ids=[i for i in ids if i],
-                                                  reason=result.error, attempts=attempts)
-        return outcomes
-
-    def _with_ids(self, payload: Any, delivery_id: str) -> tuple[Any, bool]:
-        if not self.assign_id:
-            return payload, False
-        if isinstance(payload, dict) and not payload.get("id"):
-            return {**payload, "id": event_id_for(delivery_id, None)}, True
-        if isinstance(payload, list):
-            changed = [({**e, "id": event_id_for(delivery_id, i)}
-                        if isinstance(e, dict) and not e.get("id") else e)
-                       for i, e in enumerate(payload)]
-            return changed, changed != payload
-        return payload, False
+STATE_KIND = "dodo-inngest replay state"
+STATE_VERSION = 2
+MAX_STATE_LINE = 64 * 1024
+"""Records are small; a longer line is garbage and is skipped without being read whole."""
+RECORDED = frozenset({Outcome.ACCEPTED, Outcome.REJECTED, Outcome.FAILED, Outcome.ERROR})
 
 
 class SeenSet:
@@ -233,13 +75,21 @@ class SeenSet:
             self.recent.clear()
 
 
+def _key(delivery: str, target: str) -> int:
+    """A 64-bit key for a delivery and a target's hash."""
+    text = f"{delivery}\n{target}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
 class StateFile:
     """Per delivery and target, what a replay did: an append-only JSON Lines file.
 
-    Each record is flushed to the operating system at once (it survives the process being
-    killed) and fsync'ed in groups, at most SYNC_EVERY_S apart and on close; a power loss
-    can forget the last fraction of a second, whose deliveries are then sent again and
-    de-duplicated by Inngest through their deterministic ids.
+    The first line names the format and holds the salt of the target hashes. Each record is
+    flushed to the operating system at once (it survives the process being killed) and
+    fsync'ed in groups, at most SYNC_EVERY_S apart and on close; a power loss can forget the
+    last fraction of a second, whose deliveries are then sent again and de-duplicated by
+    Inngest through their deterministic ids. A line torn by a crash is ended before anything
+    is appended; unreadable lines are counted and reported, never silently trusted.
     """
 
     SYNC_EVERY_S = 0.2
@@ -249,55 +99,195 @@ class StateFile:
         self._done = SeenSet()
         self._lock = threading.Lock()
         self._synced = time.monotonic()
-        if path.exists():
-            self._load()
-        self._handle = open_for_append(path, "state file", "--state picks another place")
-
-    @staticmethod
-    def key(delivery: str, target: str) -> int:
-        """A 64-bit key for a delivery and target."""
-        return int.from_bytes(hashlib.blake2b(f"{delivery}\n{target}".encode(),
-                                              digest_size=8).digest(), "big")
-
-    def _load(self) -> None:
+        self.problems: list[str] = []
+        """What was wrong with the file as found (torn or unreadable lines)."""
+        self._file_lock = _hold(path)
         try:
-            with self.path.open("rb") as handle:
-                for raw in handle:
-                    try:
-                        record = json.loads(raw)
-                    except (json.JSONDecodeError, UnicodeDecodeError):
-                        continue  # a torn last line: that delivery was not confirmed
-                    if isinstance(record, dict) and record.get("status") == "delivered":
-                        self._done.add(self.key(str(record.get("delivery")),
-                                                 str(record.get("target"))))
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot read the state file: {exc.strerror}") \
-                from None
+            self.salt = self._load() if path.exists() and path.stat().st_size else None
+            self._handle = self._open()
+        except BaseException:
+            self._file_lock.release()
+            raise
 
-    def delivered(self, delivery: str, target: str) -> bool:
-        """Whether this delivery was already confirmed for this (masked) target."""
-        return self.key(delivery, target) in self._done
+    def target_hash(self, target: Target) -> str:
+        """The keyed hash that stands for a target in this file."""
+        assert self.salt is not None
+        return hmac.new(self.salt, target.identity.encode("utf-8", "surrogatepass"),
+                        hashlib.sha256).hexdigest()[:32]
 
-    def record(self, outcome: Outcome, target: str) -> None:
+    def accepted(self, delivery: str, target: str) -> bool:
+        """Whether this target already accepted this delivery."""
+        return _key(delivery, target) in self._done
+
+    def record(self, dispatch: Dispatch, target: str) -> None:
         """Append what happened (see the class docstring for how durably)."""
-        line = json.dumps({"delivery": outcome.delivery, "target": target,
-                           "status": outcome.status, "ids": outcome.ids,
-                           "reason": outcome.reason, "at": now_iso()}, ensure_ascii=False)
+        line = json.dumps({"delivery": dispatch.key, "target": target,
+                           "outcome": dispatch.outcome.value, "ids": dispatch.ids,
+                           "reason": redact(dispatch.reason)[:1000], "at": now_iso()})
         with self._lock:
             self._handle.write(line + "\n")
             self._handle.flush()
             if time.monotonic() - self._synced >= self.SYNC_EVERY_S:
                 os.fsync(self._handle.fileno())
                 self._synced = time.monotonic()
-            if outcome.status == "delivered":
-                self._done.add(self.key(outcome.delivery, target))
+            if dispatch.outcome is Outcome.ACCEPTED:
+                self._done.add(_key(dispatch.key, target))
 
     def close(self) -> None:
-        """Sync and close the file."""
-        with self._lock:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
+        """Sync and close the file, and let another run have it."""
+        try:
+            with self._lock:
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+                self._handle.close()
+        finally:
+            self._file_lock.release()
+
+    def _open(self) -> Any:
+        hint = "--state picks another place"
+        handle = open_for_append(self.path, "state file", hint)
+        try:
+            if self.salt is None:
+                self.salt = secrets.token_bytes(16)
+                handle.write(json.dumps({"kind": STATE_KIND, "v": STATE_VERSION,
+                                         "salt": self.salt.hex()}) + "\n")
+            elif not _ends_with_newline(self.path):
+                handle.write("\n")  # a crash tore the last line: end it, do not extend it
+                self.problems.append("the last line was torn (a crash mid-write); it is "
+                                     "ended and ignored")
+            handle.flush()
+        except OSError as exc:
+            handle.close()
+            raise InputError(f"{self.path}: cannot write the state file: {exc.strerror}",
+                             hint=hint) from None
+        return handle
+
+    def _load(self) -> bytes:
+        """Read the records; the salt from the header."""
+        try:
+            with self.path.open("rb") as handle:
+                salt = self._header(handle)
+                number = 1
+                while True:
+                    raw, whole = _read_line(handle)
+                    if not raw:
+                        break
+                    number += 1
+                    self._take(raw, whole, number)
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read the state file: {exc.strerror}") \
+                from None
+        return salt
+
+    def _header(self, handle: BinaryIO) -> bytes:
+        raw, _ = _read_line(handle)
+        try:
+            header = json.loads(raw)
+        except ValueError:
+            header = None
+        if isinstance(header, dict) and header.get("kind") == STATE_KIND \
+                and header.get("v") == STATE_VERSION and isinstance(header.get("salt"), str):
+            try:
+                return bytes.fromhex(header["salt"])
+            except ValueError:
+                pass
+        if isinstance(header, dict) and "delivery" in header and "status" in header:
+            raise InputError(
+                f"{self.path}: a state file from an older dodo-inngest, which stored targets "
+                "masked (two keys that mask alike would count as one target)",
+                hint="move it away and replay again: deliveries it recorded are sent again, "
+                     "and Inngest skips the ones it has through their event ids")
+        raise InputError(f"{self.path}: not a replay state file (its first line is not a "
+                         "dodo-inngest state header)",
+                         hint="--state names the state file; a capture is not one")
+
+    def _take(self, raw: bytes, whole: bool, number: int) -> None:
+        try:
+            record = json.loads(raw) if whole else None
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("delivery"), str) \
+                or not isinstance(record.get("target"), str):
+            if whole or raw.endswith(b"\n"):
+                self._problem(f"line {number} is not a state record; ignored")
+            return
+        if record.get("outcome") == Outcome.ACCEPTED.value:
+            self._done.add(_key(record["delivery"], record["target"]))
+
+    def _problem(self, text: str) -> None:
+        if len(self.problems) < 5:
+            self.problems.append(text)
+        elif len(self.problems) == 5:
+            self.problems.append("… and more unreadable lines")
+
+
+def _read_line(handle: BinaryIO) -> tuple[bytes, bool]:
+    """One line of at most MAX_STATE_LINE bytes: (its bytes, whether it was read whole); the
+    rest of a longer line is skipped in chunks, never held in memory."""
+    raw = handle.readline(MAX_STATE_LINE)
+    if len(raw) < MAX_STATE_LINE or raw.endswith(b"\n"):
+        return raw, raw.endswith(b"\n")
+    while True:
+        chunk = handle.readline(MAX_STATE_LINE)
+        if not chunk or chunk.endswith(b"\n"):
+            return raw[:64] + b"\n", False
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
+def _hold(path: Path) -> Any:
+    """An exclusive lock on the state file for this run; a second run says who holds it."""
+    from filelock import FileLock, Timeout
+
+    lock_path = path.with_name(path.name + ".lock")
+    owner = path.with_name(path.name + ".owner")
+    make_folder_for(path, "state file", "--state picks another place")
+    try:
+        lock = FileLock(str(lock_path), timeout=0)
+        lock.acquire()
+    except Timeout:
+        try:
+            who = owner.read_text(encoding="utf-8").strip()
+        except OSError:
+            who = "another process"
+        raise InputError(f"{path}: another replay is using this state file ({who})",
+                         hint="wait for it to finish, or give this run its own --state") \
+            from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot lock the state file: {exc.strerror}",
+                         hint="--state picks another place") from None
+    with contextlib.suppress(OSError, KeyError):  # who holds it is only a courtesy
+        owner.write_text(f"pid {os.getpid()} of {getpass.getuser()} on "
+                         f"{socket.gethostname()}, since {now_iso()}", encoding="utf-8")
+    return lock
+
+
+def default_state_path(captures: list[Path]) -> Path:
+    """Beside the first capture, hidden (so replaying its folder never reads it as a capture):
+    `.<capture>.replay-state.jsonl`, or `.dodo-inngest-replay-state.jsonl` in a folder."""
+    first = captures[0]
+    if first.is_dir():
+        return first / ".dodo-inngest-replay-state.jsonl"
+    return first.with_name(f".{first.name}.replay-state.jsonl")
+
+
+def check_state_path(state: Path, captures: list[Path]) -> None:
+    """Refuse a state file that is one of the captures, or would be read as one."""
+    resolved = state.resolve()
+    for capture in captures:
+        place = capture.resolve()
+        if resolved == place:
+            raise InputError(f"--state {state}: that is a capture being replayed",
+                             hint="the state file is written to; give it its own name")
+        if capture.is_dir() and place in resolved.parents \
+                and not state.name.startswith(".") and state.suffix in READABLE_SUFFIXES:
+            raise InputError(f"--state {state}: it lies in the folder being replayed and would "
+                             "be read as a capture",
+                             hint="put it elsewhere, or give it a name starting with '.'")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,13 +303,8 @@ class Filters:
         """Whether the delivery passes every filter."""
         if self.ids and delivery.id not in self.ids:
             return False
-        if self.events:
-            try:
-                event_type = json.loads(delivery.body).get("type", "")
-            except (ValueError, AttributeError):
-                event_type = ""
-            if not matches(str(event_type), self.events):
-                return False
+        if self.events and not matches(event_type_of(delivery.body), self.events):
+            return False
         if self.since or self.until:
             when = delivery.event_time
             if when is None or (self.since and when < self.since) \
@@ -329,124 +314,200 @@ class Filters:
 
 
 class RateLimiter:
-    """At most `rate` starts per second, spread evenly."""
+    """At most `rate` starts per second, spread evenly; waits end at once on a stop."""
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, cancel: Cancel = NEVER) -> None:
         self.interval = 1.0 / rate if rate else 0.0
         self.next = time.monotonic()
-        self.lock = threading.Lock()
+        self.cancel = cancel
 
     def wait(self) -> None:
         """Block until the next start is allowed."""
         if not self.interval:
             return
-        with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next)
-            self.next = start + self.interval
-        time.sleep(max(0.0, start - now))
+        now = time.monotonic()
+        start = max(now, self.next)
+        self.next = start + self.interval
+        self.cancel.sleep(start - now)
+
+
+SHOWN = (Outcome.ACCEPTED, Outcome.REJECTED, Outcome.FAILED, Outcome.ERROR, Outcome.CANCELLED,
+         Outcome.SKIPPED, Outcome.DUPLICATE, Outcome.INVALID)
+"""The outcomes a replay reports, in this order (a dry run adds would-send)."""
+
+
+@dataclasses.dataclass
+class ReplayReport:
+    """The tally of a replay: its verdict and exit code are its own."""
+
+    counts: dict[Outcome, int] = dataclasses.field(
+        default_factory=lambda: dict.fromkeys(SHOWN, 0))
+    assigned: int = 0
+    """Events that had no id and got one derived from the delivery."""
+    interrupted: bool = False
+    state_problems: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, dispatch: Dispatch) -> None:
+        """Count one delivery's outcome."""
+        self.counts[dispatch.outcome] = self.counts.get(dispatch.outcome, 0) + 1
+        self.assigned += dispatch.assigned_id
+
+    @property
+    def ok(self) -> bool:
+        """Nothing was rejected, failed or errored (and the run was not interrupted)."""
+        return not self.interrupted and not any(n for o, n in self.counts.items() if o.failing)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0, 1 when a delivery did not go through, 130 when interrupted."""
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        return ExitCode.OK if self.ok else ExitCode.FAILED
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as the JSON report shows it."""
+        return {"ok": self.ok, "interrupted": self.interrupted,
+                "summary": {o.value: n for o, n in self.counts.items()},
+                "assigned_ids": self.assigned, "state_problems": self.state_problems}
+
+
+
 
 
 @dataclasses.dataclass
 class Replay:
-    """One replay run: deliveries in, outcomes out, state recorded."""
+    """One replay run: deliveries in, dispatches out, state recorded."""
 
-    relay: Relay
+    transform: Transform
+    target: Target
+    checks: Checks
+    client: EventClient | None
+    """None for a dry run: everything is prepared and shown, nothing sent or recorded."""
     state: StateFile | None
     filters: Filters = dataclasses.field(default_factory=Filters)
     signer: Any = None
     allow_unverified: bool = False
     force: bool = False
+    assign_id: bool = True
     concurrency: int = 4
     rate: float | None = None
     batch: int = 20
-    """Deliveries per request (their events sent as one array); 1 sends each alone."""
-    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
-    claimed: SeenSet = dataclasses.field(default_factory=SeenSet)
-    """Deliveries this run already took (Dodo's retries are captured more than once)."""
+    """Events per request (their deliveries' events sent as one array); 1 sends each alone."""
+    cancel: Cancel = dataclasses.field(default_factory=Cancel)
 
-    def screen(self, item: Delivery) -> Outcome | None:
-        """An outcome decided without sending (bad signature, already done, a repeat), or
-        None."""
+    def __post_init__(self) -> None:
+        self.relay = Relay(self.transform, self.target, self.checks, self.client,
+                           assign_id=self.assign_id, batch=self.batch, cancel=self.cancel)
+        self.target_hash = self.state.target_hash(self.target) if self.state else ""
+        self.claimed = SeenSet()
+        """Deliveries this run already took (Dodo's retries are captured more than once)."""
+
+    def screen(self, item: Delivery) -> Dispatch | None:
+        """A dispatch decided without sending (bad signature, already accepted, a repeat)."""
         if self.signer is not None:
             state, reason = check_signature(self.signer, item, tolerance_s=None)
             if state != "valid" and not self.allow_unverified:
-                return Outcome(item.id, "", "invalid", reason=f"signature {state}: {reason}")
+                return Dispatch(item.id, item.source, "", Outcome.INVALID,
+                                reason=f"signature {state}: {reason}")
         if not self.force and self.state is not None and \
-                self.state.delivered(item.id, self.relay.target.shown):
-            return Outcome(item.id, "", "skipped", reason="already delivered")
-        key = StateFile.key(item.id, self.relay.target.shown)
+                self.state.accepted(item.id, self.target_hash):
+            return Dispatch(item.id, item.source, "", Outcome.SKIPPED,
+                            reason="already accepted by this target")
+        key = _key(item.id, "")
         if key in self.claimed:
-            return Outcome(item.id, "", "skipped",
-                           reason="a repeat of an earlier delivery in the input (a Dodo retry)")
+            return Dispatch(item.id, item.source, "", Outcome.DUPLICATE,
+                            reason="a repeat of an earlier delivery in the input (a Dodo retry)")
         self.claimed.add(key)
         return None
 
-    def run(self, items: Iterable[Delivery | Problem],
-            on_outcome: Callable[[Outcome], None]) -> None:
-        """Process every delivery, `batch` a request, `concurrency` requests in flight;
-        Ctrl-C (stop set) finishes what is in flight, then returns."""
-        limiter = RateLimiter(self.rate)
-        in_flight: set[Future[list[Outcome]]] = set()
+    def run(self, items: Iterable[Delivery | Problem], on_dispatch: Callable[[Dispatch], None],
+            on_batch: Callable[[Batch], None] | None = None) -> ReplayReport:
+        """Process every delivery, `concurrency` requests in flight; a stop (Ctrl-C) ends the
+        waits at once, records what finished, and returns."""
+        report = ReplayReport(state_problems=list(self.state.problems) if self.state else [])
+        limiter = RateLimiter(self.rate, self.cancel)
+        lock = threading.Lock()
+
+        def settle(dispatches: list[Dispatch]) -> None:
+            for dispatch in dispatches:
+                if self.state is not None and dispatch.outcome in RECORDED:
+                    self.state.record(dispatch, self.target_hash)
+                with lock:
+                    report.add(dispatch)
+                on_dispatch(dispatch)
+
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="replay")
+        in_flight: set[Future[list[Dispatch]]] = set()
         group: list[Delivery] = []
         opened = 0.0
-
-        def report(outcomes: list[Outcome]) -> None:
-            for outcome in outcomes:
-                if self.state is not None and outcome.status in ("delivered", "failed",
-                                                                 "rejected"):
-                    self.state.record(outcome, self.relay.target.shown)
-                on_outcome(outcome)
-
-        with ThreadPoolExecutor(max_workers=self.concurrency,
-                                thread_name_prefix="replay") as pool:
-
-            def submit() -> None:
-                nonlocal group, in_flight
-                while len(in_flight) >= self.concurrency * 2:
-                    in_flight = _drain(in_flight, report)
-                in_flight.add(pool.submit(self.relay.process_group, group, self.batch))
-                group = []
-
-            try:
-                for item in items:
-                    if self.stop.is_set():
-                        break
-                    if isinstance(item, Problem):
-                        on_outcome(Outcome(item.source, "", "invalid", reason=item.message))
-                        continue
-                    if not self.filters.keeps(item):
-                        continue
-                    decided = self.screen(item)
-                    if decided is not None:
-                        on_outcome(decided)
-                        continue
-                    limiter.wait()
-                    if not group:
-                        opened = time.monotonic()
-                    group.append(item)
-                    if len(group) >= self.batch or time.monotonic() - opened > 0.25:
-                        submit()
-                if group and not self.stop.is_set():
-                    submit()
-            finally:
-                while in_flight:
-                    in_flight = _drain(in_flight, report)
+        try:
+            for item in items:
+                self.cancel.check()
+                if isinstance(item, Problem):
+                    settle([Dispatch(item.source, item.source, "", Outcome.INVALID,
+                                     reason=item.message)])
+                    continue
+                if not self.filters.keeps(item):
+                    continue
+                decided = self.screen(item)
+                if decided is not None:
+                    settle([decided])
+                    continue
+                limiter.wait()
+                if not group:
+                    opened = time.monotonic()
+                group.append(item)
+                if len(group) >= self.batch or time.monotonic() - opened > 0.25:
+                    in_flight = _submit(pool, in_flight, self, group, on_batch, settle)
+                    group = []
+            if group:
+                in_flight = _submit(pool, in_flight, self, group, on_batch, settle)
+            while in_flight:
+                in_flight = _drain(in_flight, settle)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            self.cancel.set()
+            if self.client is not None:
+                self.client.close()  # requests in flight end now; they are sent again next run
+            while in_flight:
+                in_flight = _drain(in_flight, settle, quiet=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return report
 
 
-def _drain(in_flight: set[Future[list[Outcome]]],
-           report: Callable[[list[Outcome]], None]) -> set[Future[list[Outcome]]]:
-    """Wait for at least one request to finish and report it; the rest are pending."""
+def _submit(pool: ThreadPoolExecutor, in_flight: set[Future[list[Dispatch]]], run: Replay,
+            group: list[Delivery], on_batch: Callable[[Batch], None] | None,
+            settle: Callable[[list[Dispatch]], None]) -> set[Future[list[Dispatch]]]:
+    while len(in_flight) >= run.concurrency * 2:
+        in_flight = _drain(in_flight, settle)
+    in_flight.add(pool.submit(run.relay.process, list(group), on_batch))
+    return in_flight
+
+
+def _drain(in_flight: set[Future[list[Dispatch]]], settle: Callable[[list[Dispatch]], None],
+           *, quiet: bool = False) -> set[Future[list[Dispatch]]]:
+    """Wait for at least one request to finish and settle it; the rest are pending. Quiet:
+    work cut short by a stop is dropped (not recorded, so it is sent again next run)."""
     done, pending = wait(in_flight, return_when=FIRST_COMPLETED)
     for future in done:
-        report(future.result())
+        try:
+            settle(future.result())
+        except (KeyboardInterrupt, Exception):
+            if not quiet:
+                raise
     return pending
 
 
-def default_state_path(captures: list[Path]) -> Path:
-    """`<first capture>.state.jsonl` beside it (or in the folder given)."""
-    first = captures[0]
-    if first.is_dir():
-        return first / ".dodo-inngest-replay.state.jsonl"
-    return first.with_name(first.name + ".state.jsonl")
+def filters_from(events: Iterable[str], since: str | None, until: str | None,
+                             ids: Iterable[str]) -> Filters:
+    """Filters from the command line; a bad time is an InputError."""
+    from .capture import parse_time
+
+    try:
+        window = (parse_time(since) if since else None, parse_time(until) if until else None)
+    except ValueError:
+        raise InputError(f"--since/--until: {since or until!r} is not an ISO-8601 time",
+                         hint="e.g. 2026-03-01 or 2026-03-01T12:00:00Z") from None
+    return Filters(tuple(events), window[0], window[1], tuple(ids))
 

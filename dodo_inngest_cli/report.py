@@ -1,4 +1,6 @@
-"""Reports on a list of results: the summary and the JSON document (DESIGN §5)."""
+"""Reports on a list of results: the summary, the JSON of one result (DESIGN §5), JUnit XML and
+GitHub annotations. Every format holds whatever a transform printed, escaped so it stays
+well-formed; secrets are masked by the writer."""
 
 from __future__ import annotations
 
@@ -6,9 +8,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from .masking import mask_url
 from .models import Result, Status
 from .rules import Finding
+from .textsafe import printable, xml_safe
 
 REPORT_VERSION = 1
 
@@ -43,11 +45,8 @@ class Summary:
 
 
 def result_json(result: Result) -> dict[str, Any]:
-    """One result as the JSON report shows it, with event keys masked."""
-    request = None
-    if result.request is not None:
-        request = result.request.to_json()
-        request["url"] = mask_url(request["url"])
+    """One result as the JSON report shows it."""
+    request = result.request.to_json() if result.request is not None else None
     document: dict[str, Any] = {
         "transform": result.transform,
         "sample": result.source,
@@ -65,14 +64,6 @@ def result_json(result: Result) -> dict[str, Any]:
     if result.triggers is not None:
         document["triggers"] = [match.to_json() for match in result.triggers]
     return document
-
-
-def report_json(results: Sequence[Result]) -> dict[str, Any]:
-    """The whole JSON document for a run."""
-    summary = Summary.of(results)
-    counts = dataclasses.asdict(summary)
-    return {"version": REPORT_VERSION, "ok": summary.ok, "summary": counts,
-            "results": [result_json(result) for result in results]}
 
 
 def junit_xml(results: Sequence[Result], *, seconds: float,
@@ -129,13 +120,17 @@ def junit_xml(results: Sequence[Result], *, seconds: float,
             element.set(attribute, str(sum(c.find(child) is not None for c in cases)))
         if element is not root:
             element.set("time", f"{sum(float(c.get('time', '0')) for c in cases):.3f}")
+    for element in root.iter():  # whatever the transform printed, the XML stays well-formed
+        element.text = xml_safe(element.text) if element.text else element.text
+        for name, value in list(element.attrib.items()):
+            element.set(name, xml_safe(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") \
         + "\n"
 
 
 def _finding_text(item: Finding) -> str:
-    text = f"{item.severity.value} {item.code} {item.path}: {mask_url(item.message)}"
+    text = f"{item.severity.value} {item.code} {item.path}: {item.message}"
     return text + (f"\n  hint: {item.hint}" if item.hint else "")
 
 
@@ -152,13 +147,14 @@ def github_annotations(results: Sequence[Result]) -> str:
             if item.line:
                 props += f",line={item.line}"
             props += f",title={_gh_property(f'{item.code} ({result.sample})')}"
-            message = mask_url(item.message) + (f" Hint: {item.hint}" if item.hint else "")
+            message = item.message + (f" Hint: {item.hint}" if item.hint else "")
             lines.append(f"::{level} {props}::{_gh_data(message)}")
     return "".join(line + "\n" for line in lines)
 
 
 def _gh_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(escaped)
 
 
 def _gh_property(text: str) -> str:

@@ -52,6 +52,12 @@ class Finding:
         }
 
 
+def fails(findings: list[Finding], *, strict: bool) -> bool:
+    """Whether findings fail a result: an error, or with strict a warning too."""
+    failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+    return any(f.severity in failing for f in findings)
+
+
 def finding(code: str, message: str, *, path: str = "", hint: str = "",
             line: int | None = None) -> Finding:
     """Make a finding for a catalogued rule, with the rule's severity."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import InputError
 from .files import write_new_files
+from .jsonio import pointer, read_json_file
 from .rules import Finding, finding
 
 SCOPE_KEY = "x-dodo-inngest-validates"
@@ -46,14 +47,8 @@ class SchemaSet:
             return None
         from jsonschema import SchemaError, validators
 
-        try:
-            schema = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
-                             hint="a schema file holds one JSON Schema object") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") \
-                from None
+        schema = read_json_file(path, what="schema file",
+                                hint="a schema file holds one JSON Schema object")
         cls = validators.validator_for(schema) if isinstance(schema, dict) else None
         try:
             if cls is None:
@@ -81,9 +76,9 @@ class SchemaSet:
                                                                               else "/data")
             subject = event if whole else event.get("data")
             for error in sorted(validator.iter_errors(subject), key=lambda e: list(e.path)):
-                pointer = prefix + "".join(f"/{part}" for part in error.path)
+                where = prefix + pointer(error.path)
                 findings.append(finding(
-                    "schema-mismatch", f"{pointer or '/'}: {error.message}", path=pointer,
+                    "schema-mismatch", f"{where or '/'}: {error.message}", path=where,
                     hint=f"the schema is {schema_path(self.root, event['name'])}"))
         return findings
 

@@ -14,9 +14,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from . import jsonio
 from .errors import InputError
-from .masking import mask_url
+from .jsonio import pointer_parts, pointer_token, read_json_file
 from .models import OutgoingRequest
+from .redaction import redact
 from .rules import Finding, finding
 
 MISSING = object()
@@ -54,7 +56,7 @@ def diff(old: Any, new: Any, path: str = "") -> list[Change]:
     if isinstance(old, dict) and isinstance(new, dict):
         changes: list[Change] = []
         for key in sorted(set(old) | set(new)):
-            where = f"{path}/{_escape(key)}"
+            where = f"{path}/{pointer_token(key)}"
             if key not in new:
                 changes.append(Change(where, "removed", old[key], None))
             elif key not in old:
@@ -78,16 +80,11 @@ def diff(old: Any, new: Any, path: str = "") -> list[Change]:
     return [Change(path or "/", "changed", old, new)]
 
 
-def _escape(key: str) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
 def without(document: Any, patterns: Iterable[str]) -> Any:
     """A copy of the document with the values at the pointer patterns removed."""
     copy = json.loads(json.dumps(document))
     for pattern in patterns:
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in pattern.strip("/").split("/")]
-        _drop(copy, parts)
+        _drop(copy, pointer_parts(pattern))
     return copy
 
 
@@ -117,8 +114,9 @@ def document(request: OutgoingRequest | None, *, cancelled: bool) -> dict[str, A
     if request is None:
         return {"cancelled": cancelled}
     body = request.to_json()
-    body["url"] = mask_url(body["url"])
-    return {"cancelled": True, **body} if cancelled else body
+    whole = {"cancelled": True, **body} if cancelled else body
+    stored: dict[str, Any] = jsonio.loads(redact(jsonio.dumps(whole)))  # secrets masked
+    return stored
 
 
 @dataclasses.dataclass
@@ -186,24 +184,15 @@ class SnapshotStore:
         return gone
 
     def _read(self, path: Path) -> Any:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not path.exists():
             return MISSING
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") \
-                from None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
-                             hint="fix it, or delete it and run with --update-snapshots") \
-                from None
+        return read_json_file(path, what="snapshot",
+                              hint="fix it, or delete it and run with --update-snapshots")
 
     def _write(self, path: Path, current: dict[str, Any]) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(current, indent=2, ensure_ascii=False, sort_keys=True)
-                            + "\n", encoding="utf-8")
+            path.write_text(redact(jsonio.dumps(current, indent=2, sort_keys=True)) + "\n",
+                            encoding="utf-8")
         except OSError as exc:
             raise InputError(f"{path}: cannot write: {exc.strerror}") from None

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import InputError
+from .jsonio import parse_json
 from .models import Webhook
 
 _KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
           bool: "a boolean", type(None): "null"}
 TRANSFORM_SUFFIXES = (".js", ".cjs", ".mjs")
 PAYLOAD_SUFFIXES = (".json",)
+
+
+def content_key(payload: object) -> str:
+    """The identity of a payload given as a file: a hash of its content, whatever its name or
+    formatting, so two files holding different payments are two deliveries."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return "body-" + hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
 def shown(path: Path) -> Path:
@@ -93,16 +102,8 @@ def parse_webhook(data: bytes, *, source: str, name: str) -> Webhook:
     except UnicodeDecodeError as exc:
         raise InputError(f"{source}: not UTF-8 text (byte {exc.start})",
                          hint="Dodo sends UTF-8 JSON; save the file as UTF-8") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
-                         hint="a webhook body is one JSON object") from None
-    except RecursionError:
-        raise InputError(f"{source}: the JSON is nested too deeply to read",
-                         hint="a Dodo body is a few levels deep; check the file") from None
+    text = text.removeprefix("\ufeff")
+    payload = parse_json(text, source=source, hint="a webhook body is one JSON object")
     if not isinstance(payload, dict):
         kind = _KINDS.get(type(payload), "a JSON value")
         raise InputError(f"{source}: the payload is {kind}, not a Dodo webhook object",

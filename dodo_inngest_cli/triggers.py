@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .jsonio import read_json_file
 from .rules import Finding, finding
 
 if sys.version_info >= (3, 11):
@@ -68,25 +68,20 @@ def _pattern_problem(pattern: str) -> str:
 
 def load_triggers(path: Path) -> list[Trigger]:
     """Triggers from a JSON list or a TOML `[[triggers]]` table; errors name file and place."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such triggers file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") \
-            from None
     if path.suffix == ".toml":
         try:
+            text = path.read_bytes().decode("utf-8")
             items: Any = tomllib.loads(text).get("triggers")
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such triggers file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") \
+                from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{path}: not valid TOML: {exc}") from None
         where = "triggers"
     else:
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") \
-                from None
+        items = read_json_file(path, what="triggers file")
         where = ""
     hint = 'a list of {function, event, expression?}, e.g. [{"function": "fulfil", ' \
            '"event": "dodo/payment.succeeded"}]'

@@ -149,15 +149,15 @@ def test_listener_answers(listener: tuple[Listener, list[Received]], tmp_path: P
 
 
 def test_forward_and_ack_after_forward(tmp_path: Path) -> None:
-    from dodo_inngest_cli.forward import Forwarder, Target
+    from dodo_inngest_cli.client import EventClient, Target
     from dodo_inngest_cli.pipeline import Checks
-    from dodo_inngest_cli.replay import Relay
+    from dodo_inngest_cli.relay import Relay
     from dodo_inngest_cli.sandbox import Transform
 
-    with InngestServer() as inngest, Forwarder(retries=0) as forwarder:
+    with InngestServer() as inngest, EventClient(retries=0) as client:
         relay = Relay(Transform.from_file(Path(PAYMENT)), Target(f"{inngest.url}/e/k"),
-                      forwarder, Checks(dodo_check=False))
-        config = ListenerConfig(capture=CaptureWriter(tmp_path / "c.jsonl"), relay=relay,
+                      Checks(dodo_check=False), client)
+        config = ListenerConfig(capture=CaptureWriter(tmp_path / "c.jsonl"), forward=relay,
                                 ack_after_forward=True)
         running = Listener("127.0.0.1", 0, config, lambda item: None)
         running.start()
@@ -166,7 +166,7 @@ def test_forward_and_ack_after_forward(tmp_path: Path) -> None:
             answer = httpx.post(running.address + "/", content=body)
             [event] = inngest.received
             assert answer.json() == {"received": answer.json()["received"],
-                                     "forwarded": "delivered", "ids": [event.id]}
+                                     "forwarded": "accepted", "ids": [event.id]}
             assert event.event["name"] == "dodo/payment.succeeded"
             inngest.fail_next(*[__import__("inngest_server").Fault("status", 500)])
             failed = httpx.post(running.address + "/", content=body_for(4))
@@ -237,7 +237,7 @@ def test_listen_command_prints_address_and_summary_on_ctrl_c(tmp_path: Path) -> 
     assert process.returncode == 0, err
     lines = out.splitlines()
     assert " 200 local_" in lines[0] and lines[0].endswith("payment.succeeded unverified")
-    assert lines[-1] == "1 accepted, 0 rejected, 0 forwarded, 0 forward failed"
+    assert lines[-1] == "1 accepted, 0 refused, 0 forwarded, 0 forward failed"
 
 
 def test_port_in_use_is_a_clear_error(cli: RunCli) -> None:
@@ -290,13 +290,10 @@ def test_torn_and_invalid_lines_are_reported_and_skipped(tmp_path: Path) -> None
 
 
 def counts(stdout: str) -> dict[str, int]:
-    """The replay summary table's counts."""
-    lines = stdout.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["delivered",
-                                                                            "┃"])
-    names = [n for n in lines[header].split() if n != "┃"]
-    values = [v for v in lines[header + 2].split() if v != "│"]
-    return dict(zip(names, map(int, values), strict=True))
+    """The replay summary line's counts: "5 accepted, 0 rejected, …"."""
+    line = next(line for line in stdout.splitlines() if " accepted, " in line)
+    return {word: int(number) for number, word in
+            (part.split(" ", 1) for part in line.split(", "))}
 
 
 def test_replay_of_1000_against_30_percent_failures_delivers_each_exactly_once(
@@ -311,10 +308,12 @@ def test_replay_of_1000_against_30_percent_failures_delivers_each_exactly_once(
                 for n in range(1000)}
     assert set(seen) == expected
     assert set(seen.values()) == {1}
-    assert counts(result.stdout)["delivered"] == 1000
+    assert counts(result.stdout)["accepted"] == 1000
     assert len(ids) == 1000
-    state = [json.loads(line) for line in (tmp_path / "big.jsonl.state.jsonl").open()]
-    assert len(state) == 1000 and {s["status"] for s in state} == {"delivered"}
+    header, *state = [json.loads(line) for line in (tmp_path / ".big.jsonl.replay-state.jsonl")
+                      .open()]
+    assert header["kind"] == "dodo-inngest replay state"
+    assert len(state) == 1000 and {s["outcome"] for s in state} == {"accepted"}
 
 
 def test_second_run_sends_nothing_and_force_resends(cli: RunCli, tmp_path: Path) -> None:
@@ -327,9 +326,9 @@ def test_second_run_sends_nothing_and_force_resends(cli: RunCli, tmp_path: Path)
         assert len(inngest.received) == 5
         forced = cli("replay", str(capture), "-t", PAYMENT, "--url", target, "--force", code=0)
         assert len(inngest.received) == 10
-    assert counts(first.stdout)["delivered"] == 5
-    assert (counts(second.stdout)["delivered"], counts(second.stdout)["skipped"]) == (0, 5)
-    assert counts(forced.stdout)["delivered"] == 5
+    assert counts(first.stdout)["accepted"] == 5
+    assert (counts(second.stdout)["accepted"], counts(second.stdout)["skipped"]) == (0, 5)
+    assert counts(forced.stdout)["accepted"] == 5
 
 
 def test_interrupted_replay_and_rerun_deliver_each_exactly_once(tmp_path: Path) -> None:
@@ -380,10 +379,11 @@ def test_filters(cli: RunCli, tmp_path: Path) -> None:
         target = ["--url", f"{inngest.url}/e/k", "--no-dodo-check", "--dry-run"]
         since = cli("replay", str(capture), "-t", PAYMENT, *target, "--since", "2026-03-05",
                     "--until", "2026-03-08", code=0)
-        assert counts(since.stdout)["skipped"] == 3
+        assert counts(since.stdout)["would-send"] == 3
+        assert counts(since.stdout)["skipped"] == 0
         by_id = cli("replay", str(capture), "-t", PAYMENT, *target, "--id", "msg_000002",
                     code=0)
-        assert counts(by_id.stdout)["skipped"] == 1
+        assert counts(by_id.stdout)["would-send"] == 1
         by_event = cli("replay", str(capture), "-t", PAYMENT, *target, "--event", "refund.*",
                        code=0)
         assert set(counts(by_event.stdout).values()) == {0}
@@ -458,7 +458,7 @@ def test_batched_replay_resends_what_inngest_did_not_process(cli: RunCli,
         assert [len(json.loads(r["body"])) for r in inngest.requests] == [5, 2]
         assert sorted(inngest.count_by_event_id().items()) == [
             (f"pay_{n:06d}", 1) for n in (0, 1, 3, 4)]
-    assert counts(result.stdout)["delivered"] == 4
+    assert counts(result.stdout)["accepted"] == 4
     assert counts(result.stdout)["rejected"] == 1
     assert "rejected: msg_000002: timestamp is before Jan 1, 1980" in result.stderr
 
@@ -472,7 +472,7 @@ def test_a_delivery_captured_twice_is_sent_once(cli: RunCli, tmp_path: Path) -> 
         result = cli("replay", str(capture), "-t", PAYMENT, "--url", f"{inngest.url}/e/k",
                      "--no-dodo-check", code=0)
         assert sorted(inngest.count_by_event_id().values()) == [1, 1, 1]
-    assert (counts(result.stdout)["delivered"], counts(result.stdout)["skipped"]) == (3, 1)
+    assert (counts(result.stdout)["accepted"], counts(result.stdout)["duplicate"]) == (3, 1)
 
 
 def test_replaying_a_folder_again_skips_its_own_state_file(cli: RunCli, tmp_path: Path) -> None:
@@ -484,9 +484,9 @@ def test_replaying_a_folder_again_skips_its_own_state_file(cli: RunCli, tmp_path
         cli("replay", str(folder), *target, code=0)
         again = cli("replay", str(folder), *target, code=0)
         assert len(inngest.received) == 2
-    assert (folder / ".dodo-inngest-replay.state.jsonl").exists()
-    assert counts(again.stdout) == {"delivered": 0, "failed": 0, "rejected": 0,
-                                    "cancelled": 0, "skipped": 2, "invalid": 0}
+    assert (folder / ".dodo-inngest-replay-state.jsonl").exists()
+    assert counts(again.stdout) == {"accepted": 0, "rejected": 0, "failed": 0, "error": 0,
+                                    "cancelled": 0, "skipped": 2, "duplicate": 0, "invalid": 0}
     assert again.stderr == ""
 
 

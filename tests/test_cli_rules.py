@@ -41,7 +41,7 @@ def test_version(cli: RunCli) -> None:
 def test_help_lists_commands_and_exit_codes(cli: RunCli) -> None:
     text = cli("--help", code=0).stdout
     for command in ("test", "run", "rules"):
-        assert f"│ {command} " in text
+        assert f"\n  {command} " in text
     assert "Exit codes: 0 success" in text
 
 
@@ -92,7 +92,7 @@ def test_unexpected_error_is_one_line_without_debug(cli: RunCli, monkeypatch: ob
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("dodo_inngest_cli.render.rules_table", broken)
+    monkeypatch.setattr("dodo_inngest_cli.cli.render.print_rules", broken)
     result = cli("rules", code=1)
     assert result.stderr == (
         "error: internal error: RuntimeError: boom\n"

@@ -77,7 +77,8 @@ def no_traceback(result: object) -> None:
                  id="forward-without-transform"),
     pytest.param(lambda d: None, ["verify", SAMPLE],
                  "error: verify needs the webhook secret\n"
-                 "hint: --secret whsec_… or DODO_PAYMENTS_WEBHOOK_KEY\n", id="verify-no-secret"),
+                 "hint: set DODO_PAYMENTS_WEBHOOK_KEY=whsec_… (or --secret)\n",
+                 id="verify-no-secret"),
     pytest.param(lambda d: (d / "out").write_text("x"),
                  ["samples", "export", "out/samples"],
                  "error: out/samples: cannot write: Not a directory\n"
@@ -87,8 +88,7 @@ def no_traceback(result: object) -> None:
                  "hint: see 'dodo-inngest --help'\n",
                  id="unknown-command"),
     pytest.param(lambda d: None, ["send", "--dev", "-t", PAYMENT, SAMPLE, "--batch", "0"],
-                 "error: Invalid value for '--batch': Input should be greater than or equal "
-                 "to 1\nhint: see 'dodo-inngest send --help'\n", id="bad-batch"),
+                 "error: --batch 0: out of range (1–5000)\n", id="bad-batch"),
     pytest.param(lambda d: None, ["fuzz", PAYMENT, "--event", "nothing.*"],
                  None, id="fuzz-nothing-to-fuzz"),
 ])
@@ -108,7 +108,8 @@ def test_error_is_one_line_with_a_hint(cli: RunCli, in_tmp: Path, setup: object,
 def test_dns_failure(cli: RunCli) -> None:
     result = cli("send", "--url", "https://dodo-inngest.invalid/e/key-000011112222", "-t",
                  PAYMENT, SAMPLE, "--retries", "0", code=1)
-    assert "error: " in result.stderr and ": DNS lookup failed\n" in result.stderr
+    assert result.stderr.startswith("error: https://dodo-inngest.invalid/e/****2222: DNS lookup "
+                                    f"failed ({SAMPLE.replace(str(ROOT) + '/', '')})\n")
     assert "000011112222" not in result.stdout + result.stderr
     no_traceback(result)
 

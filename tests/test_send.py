@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from inngest_server import Fault, InngestServer
 
-from dodo_inngest_cli.forward import Forwarder, Target, _retry_after, resolve_target
+from dodo_inngest_cli import jsonio
+from dodo_inngest_cli.client import (
+    EventClient,
+    Target,
+    request_headers,
+    resolve_target,
+    retry_after_seconds,
+)
 
 from conftest import TRANSFORMS, WEBHOOKS, RunCli, write_json
 
@@ -47,9 +54,10 @@ def test_transform_and_send_one_event(cli: RunCli, server: InngestServer, in_tmp
     assert received.headers["user-agent"].startswith("dodo-inngest/")
     assert received.headers["content-type"] == "application/json"
     assert document["events"] == [{
-        "source": SAMPLE, "name": "dodo/payment.succeeded", "status": "accepted",
+        "source": SAMPLE, "name": "dodo/payment.succeeded", "outcome": "accepted",
         "event_id": received.id, "attempts": 1, "error": "", "hint": ""}]
     assert document["target"] == f"{server.url}/e/****{KEY[-4:]}"
+    assert KEY not in json.dumps(document)
 
 
 def test_500_then_dropped_connection_delivers_once_with_one_seed(
@@ -71,31 +79,32 @@ def test_400_is_not_retried_and_its_error_is_shown(cli: RunCli, server: InngestS
     result = cli("send", "--event", str(events), "--url", url(server), "--force", code=1)
     assert len(server.requests) == 1
     assert server.received == []
-    assert "error: " + str(events) + ": timestamp is before Jan 1, 1980\n" in result.stderr
+    assert (f"error: {server.url}/e/****{KEY[-4:]}: timestamp is before Jan 1, 1980 "
+            f"({events})\n") in result.stderr
     assert "hint: Inngest rejected the event; 'dodo-inngest rules' explains the contract" \
         in result.stderr
 
 
-def test_partial_batch_reports_accepted_rejected_and_unprocessed(
+def test_a_400_mid_batch_rejects_the_culprit_and_sends_the_rest_again(
         cli: RunCli, server: InngestServer, tmp_path: Path) -> None:
     events = write_json(tmp_path / "events.json", [
         VALID, {**VALID, "id": "t-2", "name": "inngest/function.failed"}, {**VALID, "id": "t-3"}])
     document = send_json(cli, "--event", str(events), "--url", url(server), "--batch", "10",
                          "--force", code=1)
-    [first] = server.received
+    first, third = server.received
     rows = document["events"]
-    assert [(r["status"], r["event_id"]) for r in rows] == [
-        ("accepted", first.id), ("rejected", ""), ("rejected", "")]
+    assert [(r["outcome"], r["event_id"]) for r in rows] == [
+        ("accepted", first.id), ("rejected", ""), ("accepted", third.id)]
     assert rows[1]["error"] == (
         "event name is reserved for internal use: inngest/function.failed")
-    assert rows[2]["error"].startswith("not processed")
+    assert [len(json.loads(r["body"])) for r in server.requests] == [3, 1]
 
 
 def test_unknown_key_is_explained_and_masked(cli: RunCli, server: InngestServer,
                                              in_tmp: Path) -> None:
     result = cli("send", "-t", PAYMENT, SAMPLE, "--url", url(server, "wrong-key-0000aaaa"),
                  code=1)
-    assert "error: " + SAMPLE + ": Event key not found\n" in result.stderr
+    assert f"error: {server.url}/e/****aaaa: Event key not found ({SAMPLE})\n" in result.stderr
     assert "hint: the event key was refused: check the key and its environment" in result.stderr
     assert "wrong-key-0000" not in result.stdout + result.stderr
     assert "/e/****aaaa" in result.stdout
@@ -158,7 +167,7 @@ def test_failed_checks_block_the_send(cli: RunCli, server: InngestServer) -> Non
 def test_cancelled_deliveries_are_not_sent(cli: RunCli, server: InngestServer) -> None:
     document = send_json(cli, "-t", PAYMENT, SAMPLE, "refund.succeeded", "--url", url(server),
                          code=0)
-    assert [r["status"] for r in document["events"]] == ["accepted", "cancelled"]
+    assert [r["outcome"] for r in document["events"]] == ["accepted", "cancelled"]
     assert len(server.requests) == 1
 
 
@@ -177,9 +186,11 @@ def test_batch_groups_events_into_arrays(cli: RunCli, server: InngestServer,
 
 def test_same_seed_mints_the_same_ids(server: InngestServer) -> None:
     target = Target(url=url(server))
-    with Forwarder(retries=0) as forwarder:
-        first = forwarder.send(target, VALID, seed="1773480413589,AAECAwQFBgcICQ==")
-        again = forwarder.send(target, VALID, seed="1773480413589,AAECAwQFBgcICQ==")
+    headers = request_headers(target, "1773480413589,AAECAwQFBgcICQ==")
+    with EventClient(retries=0) as client:
+        first, again = (client.post(target, url=target.url, method="POST",
+                                    body=jsonio.encode(VALID), count=1, headers=headers)
+                        for _ in range(2))
     assert first.ids == again.ids
     assert first.ids[0].startswith("01K")
 
@@ -267,9 +278,10 @@ def test_no_key_for_cloud_is_a_clear_error(cli: RunCli) -> None:
 
 
 def test_retry_after_as_seconds_or_http_date() -> None:
-    assert _retry_after("3") == 3.0
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-    assert _retry_after("soon") is None
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("nan") is None
 
 
 def test_nothing_of_the_key_in_any_output_of_a_failing_debug_send(

@@ -1,43 +1,44 @@
-"""Sending events to Inngest's Event API (`POST /e/{key}`): targets, retries and responses.
+"""The Event API client (`POST /e/{key}`): targets, retries and answers, for every command.
 
-One module serves `send`, `listen` and `replay`. Behaviour follows Inngest's open-source server
-and its official SDKs (shared/reference/inngest.md §2, §5): the key lives only in the URL path,
+The only module that talks HTTP (httpx). Behaviour follows Inngest's open-source server and
+its official SDKs (shared/reference/inngest.md §2, §5): the key lives only in the URL path;
 network errors, 5xx and 429 are retried with exponential backoff and full jitter (honouring
-`Retry-After`), other 4xx never are, and one `x-inngest-event-id-seed` is kept for all the
-retries of one logical request so that Inngest mints the same ids.
+`Retry-After`), other 4xx never are; one `x-inngest-event-id-seed` is kept for all the retries
+of one request, so Inngest mints the same ids.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import email.utils
-import json
+import ipaddress
 import os
 import random
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from . import __version__
+from .cancel import NEVER, Cancel
 from .errors import DodoInngestError, ExitCode
-from .masking import mask_url
+from .redaction import add_secret, add_url_secrets, redact
 
 CLOUD_ORIGIN = "https://inn.gs"
 DEV_ORIGIN = "http://127.0.0.1:8288"
 DEV_KEY = "NO_EVENT_KEY_SET"
 """The key the official SDK uses against the Dev Server, which accepts any key."""
+PLACEHOLDER_KEY = "<INNGEST_EVENT_KEY>"
+"""Shown in a dry run's URL when no key is set."""
 USER_AGENT = f"dodo-inngest/{__version__}"
 MAX_RETRY_AFTER_S = 120.0
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class SendError(DodoInngestError):
-    """A send that could not be made at all (no usable target)."""
+    """A send that cannot be made at all: no usable target, or a lookup that failed."""
 
     exit_code = ExitCode.USAGE
 
@@ -49,17 +50,36 @@ class Target:
     url: str
     env: str | None = None
     dev: bool = False
+    placeholder: bool = False
+    """No key was set: a dry run shows PLACEHOLDER_KEY in its place."""
 
     @property
     def shown(self) -> str:
-        """The URL with the event key masked, for every output."""
-        return mask_url(self.url)
+        """The URL as every output shows it (the key masked)."""
+        return redact(self.url)
+
+    @property
+    def label(self) -> str:
+        """The URL for people, saying what it is when that is not obvious."""
+        if self.dev and self.url.endswith("/e/" + DEV_KEY):
+            return f"{self.shown} (the Dev Server, which accepts any key)"
+        if self.placeholder:
+            return f"{self.shown} (no event key set: a placeholder stands in for it)"
+        return self.shown
 
     @property
     def origin(self) -> str:
         """scheme://host[:port] of the target."""
         parts = urlsplit(self.url)
         return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def identity(self) -> str:
+        """What makes two targets the same: origin, path with the key, and x-inngest-env.
+        Secret: store only a keyed hash of it."""
+        parts = urlsplit(self.url)
+        return "\n".join((parts.scheme, parts.netloc.lower(), parts.path, parts.query,
+                          self.env or ""))
 
 
 def _truthy(value: str | None) -> bool:
@@ -73,25 +93,38 @@ def _with_scheme(value: str, *, dev: bool) -> str:
     return value
 
 
+def check_url(url: str, *, what: str, hint: str) -> tuple[str, str]:
+    """(scheme, netloc) of an http(s) URL; anything else is a SendError naming the URL
+    (secrets masked)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise SendError(f"{what} {redact(url)}: not a valid URL ({exc})", hint=hint) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SendError(f"{what} {redact(url)}: not an http(s) URL", hint=hint)
+    return parts.scheme, parts.netloc
+
+
 def resolve_target(*, url: str | None = None, event_key: str | None = None,
                    base_url: str | None = None, dev: str | bool | None = None,
-                   env: str | None = None, environ: Mapping[str, str] | None = None) -> Target:
+                   env: str | None = None, environ: Mapping[str, str] | None = None,
+                   dry_run: bool = False) -> Target:
     """The target from flags, then the environment, with the official SDK's precedence.
 
     `--url` wins outright. Otherwise the mode is `--dev` or INNGEST_DEV (true or a URL), else
     Inngest Cloud; the origin is --base-url, INNGEST_EVENT_API_BASE_URL, INNGEST_BASE_URL,
     INNGEST_DEV when it is a URL, then the default; the key is --event-key or
-    INNGEST_EVENT_KEY (any key in dev mode).
+    INNGEST_EVENT_KEY (any key in dev mode; a visible placeholder in a dry run). Every secret
+    found is registered for masking before anything can print it.
     """
     environ = os.environ if environ is None else environ
     branch = env or environ.get("INNGEST_ENV") or None
     if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SendError(f"--url {mask_url(url)}: not an http(s) URL",
-                            hint="e.g. --url https://inn.gs/e/$INNGEST_EVENT_KEY")
-        if "/e/" not in parts.path:
-            raise SendError(f"--url {mask_url(url)}: no /e/<key> in the path",
+        add_url_secrets(url)
+        check_url(url, what="--url", hint="e.g. --url https://inn.gs/e/$INNGEST_EVENT_KEY")
+        if "/e/" not in urlsplit(url).path:
+            raise SendError(f"--url {redact(url)}: no /e/<key> in the path",
                             hint="an Event API URL looks like https://inn.gs/e/<event key>")
         return Target(url=url, env=branch, dev=False)
     dev_env = environ.get("INNGEST_DEV")
@@ -100,24 +133,38 @@ def resolve_target(*, url: str | None = None, event_key: str | None = None,
     origin = (base_url or environ.get("INNGEST_EVENT_API_BASE_URL")
               or environ.get("INNGEST_BASE_URL") or (dev_url if is_dev else None)
               or (DEV_ORIGIN if is_dev else CLOUD_ORIGIN))
-    key = event_key or environ.get("INNGEST_EVENT_KEY") or (DEV_KEY if is_dev else None)
-    if not key:
-        raise SendError("no Inngest event key",
-                        hint="set INNGEST_EVENT_KEY or --event-key, pass --url, or use --dev "
-                             "for the Dev Server")
     origin = _with_scheme(origin, dev=is_dev)
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SendError(f"base URL {origin!r} is not an http(s) URL",
-                        hint="e.g. --base-url https://inn.gs")
+    add_url_secrets(origin)
+    key = event_key or environ.get("INNGEST_EVENT_KEY") or None
+    if key:
+        add_secret(key)
+    scheme, netloc = check_url(origin, what="base URL", hint="e.g. --base-url https://inn.gs")
+    placeholder = False
+    if not key:
+        if is_dev:
+            key = DEV_KEY
+        elif dry_run:
+            key, placeholder = PLACEHOLDER_KEY, True
+        else:
+            raise SendError("no Inngest event key",
+                            hint="set INNGEST_EVENT_KEY or --event-key, pass --url, or use "
+                                 "--dev for the Dev Server")
     # Like the SDK (urljoin with "/e/…"), a path in the base URL is not kept.
-    return Target(url=f"{parts.scheme}://{parts.netloc}/e/{key}", env=branch, dev=is_dev)
+    path_key = key if placeholder else quote(key, safe="")
+    return Target(url=f"{scheme}://{netloc}/e/{path_key}", env=branch, dev=is_dev,
+                  placeholder=placeholder)
 
 
-def id_seed(now_ms: int | None = None) -> str:
-    """An `x-inngest-event-id-seed`: "<millis>,<base64 of 10 random bytes>"."""
-    millis = int(time.time() * 1000) if now_ms is None else now_ms
-    return f"{millis},{base64.b64encode(secrets.token_bytes(10)).decode()}"
+def request_headers(target: Target, seed: str,
+                    extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The headers of a request to the Event API, in the order they are sent: user agent,
+    content type, id seed, environment, then the transform's own."""
+    headers = {"user-agent": USER_AGENT, "content-type": "application/json",
+               "x-inngest-event-id-seed": seed}
+    if target.env:
+        headers["x-inngest-env"] = target.env
+    headers.update(extra or {})
+    return headers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,87 +177,74 @@ class Attempt:
 
 
 @dataclasses.dataclass(frozen=True)
-class SendResult:
-    """The outcome of one logical request (one event or one batch)."""
+class Answer:
+    """What the Event API made of one request, after the retries."""
 
-    outcome: str
-    """`accepted`, `partial` (some events of a batch), `rejected` (4xx), or `failed`."""
     status: int | None
+    """The final HTTP status; None when no answer came."""
     ids: list[str]
-    """Inngest's internal ids, one per event sent, "" for the ones not accepted."""
+    """Inngest's ids, one per event sent, "" for the ones not accepted."""
     error: str
     hint: str
     attempts: list[Attempt]
     duration_ms: float
 
     @property
-    def ok(self) -> bool:
-        """Every event was accepted."""
-        return self.outcome == "accepted"
+    def refused(self) -> bool:
+        """Inngest answered with a 4xx: sending the same again will not help."""
+        return self.status is not None and 400 <= self.status < 500
 
 
-class Forwarder:
-    """An HTTP client for the Event API, reused across requests; use it as a context manager."""
+class EventClient:
+    """An HTTP client for the Event API, reused across requests and threads; close it after."""
 
     def __init__(self, *, timeout: float = 10.0, retries: int = 5, backoff_s: float = 0.25,
-                 max_backoff_s: float = 10.0, sleep: Callable[[float], None] = time.sleep,
+                 max_backoff_s: float = 10.0, cancel: Cancel = NEVER,
                  log: Callable[[str], None] | None = None) -> None:
         self.retries = retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
-        self.sleep = sleep
+        self.cancel = cancel
         self.log = log
         self.client = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False,
                                    headers={"user-agent": USER_AGENT})
 
-    def __enter__(self) -> Forwarder:
+    def __enter__(self) -> EventClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Close the connections."""
+        """Close the connections (a request in flight in another thread then fails)."""
         self.client.close()
 
-    def headers(self, target: Target, seed: str,
-                extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The request headers: content type, environment, id seed, then the transform's."""
-        headers = {"content-type": "application/json", "x-inngest-event-id-seed": seed}
-        if target.env:
-            headers["x-inngest-env"] = target.env
-        headers.update(extra or {})
-        return headers
-
-    def send(self, target: Target, payload: Any, *, method: str = "POST",
-             url: str | None = None, extra_headers: Mapping[str, str] | None = None,
-             seed: str | None = None) -> SendResult:
-        """Send one payload (an event or an array of them), retrying what may be retried."""
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        count = len(payload) if isinstance(payload, list) else 1
-        headers = self.headers(target, seed or id_seed(), extra_headers)
-        destination = url or target.url
+    def post(self, target: Target, *, url: str, method: str, body: bytes, count: int,
+             headers: Mapping[str, str]) -> Answer:
+        """Send one request body holding count events, retrying what may be retried."""
         started = time.perf_counter()
         attempts: list[Attempt] = []
         for attempt in range(self.retries + 1):
+            self.cancel.check()
             begun = time.perf_counter()
             try:
-                response = self.client.request(method, destination, content=body,
-                                               headers=headers)
+                response = self.client.request(method, url, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 note = _describe(exc)
                 attempts.append(Attempt(None, note, _ms(begun)))
-                self._log(f"{method} {mask_url(destination)} attempt {attempt + 1}: {note}")
-                if attempt == self.retries:
-                    return SendResult("failed", None, [""] * count, note,
-                                      _network_hint(exc, target), attempts, _ms(started))
-                self.sleep(self._backoff(attempt, None))
+                self._log(f"{method} {url} attempt {attempt + 1}: {note}")
+                if attempt == self.retries or _hopeless(exc, target):
+                    return Answer(None, [""] * count, note, _network_hint(exc, target),
+                                  attempts, _ms(started))
+                self.cancel.sleep(self._backoff(attempt, None))
                 continue
+            except RuntimeError as exc:  # the client was closed by an interruption
+                self.cancel.check()
+                raise exc
             attempts.append(Attempt(response.status_code, response.reason_phrase, _ms(begun)))
-            self._log(f"{method} {mask_url(destination)} attempt {attempt + 1}: "
-                      f"HTTP {response.status_code}")
+            self._log(f"{method} {url} attempt {attempt + 1}: HTTP {response.status_code}")
             if response.status_code in RETRIED_STATUSES and attempt < self.retries:
-                self.sleep(self._backoff(attempt, response.headers.get("retry-after")))
+                self.cancel.sleep(self._backoff(attempt, response.headers.get("retry-after")))
                 continue
             return _interpret(response, count, target, attempts, _ms(started))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -221,11 +255,11 @@ class Forwarder:
             response = self.client.get(url)
             response.raise_for_status()
             return response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise SendError(f"GET {mask_url(url)}: {_describe(exc)}") from None
+        except (httpx.HTTPError, ValueError, RecursionError) as exc:
+            raise SendError(f"GET {url}: {_describe(exc)}") from None
 
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        waited = _retry_after(retry_after)
+        waited = retry_after_seconds(retry_after)
         if waited is not None:
             return min(waited, MAX_RETRY_AFTER_S)
         return random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
@@ -235,47 +269,47 @@ class Forwarder:
             self.log(line)
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
+        seconds = None
+    if seconds is not None:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN is no answer
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - time.time())
 
 
 def _interpret(response: httpx.Response, count: int, target: Target,
-               attempts: list[Attempt], duration_ms: float) -> SendResult:
+               attempts: list[Attempt], duration_ms: float) -> Answer:
     status = response.status_code
     try:
         document = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):
         kind = response.headers.get("content-type", "no content type").split(";")[0]
         snippet = " ".join(response.text.split())[:80]
-        error = f"HTTP {status} with a body that is not Inngest's JSON ({kind}): {snippet!r}"
-        outcome = "rejected" if 400 <= status < 500 else "failed"
-        return SendResult(outcome, status, [""] * count, error,
-                          "a proxy or load balancer answered, not Inngest; check the URL "
-                          "and try again later", attempts, duration_ms)
+        return Answer(status, [""] * count,
+                      f"HTTP {status} with a body that is not Inngest's JSON ({kind}): "
+                      f"{snippet!r}",
+                      "a proxy or load balancer answered, not Inngest; check the URL and try "
+                      "again later", attempts, duration_ms)
     raw_ids = document.get("ids")
     ids = [i if isinstance(i, str) else "" for i in raw_ids] if isinstance(raw_ids, list) else []
     ids = (ids + [""] * count)[:count]
-    error = str(document.get("error") or document.get("message") or "")
+    error = str(document.get("error") or document.get("message") or "")[:2000]
     if status == 200 and not error:
-        return SendResult("accepted", status, ids, "", "", attempts, duration_ms)
-    hint = _status_hint(status, error, target)
-    outcome = "partial" if any(ids) else ("rejected" if 400 <= status < 500 else "failed")
-    return SendResult(outcome, status, ids, error or f"HTTP {status}", hint, attempts,
-                      duration_ms)
+        return Answer(status, ids, "", "", attempts, duration_ms)
+    return Answer(status, ids, error or f"HTTP {status}", _status_hint(status, error, target),
+                  attempts, duration_ms)
 
 
 def _status_hint(status: int, error: str, target: Target) -> str:
@@ -312,11 +346,29 @@ def _describe(exc: Exception) -> str:
         return "the server closed the connection without answering"
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, RecursionError):
+        return "the answer is JSON nested too deeply to read"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _loopback(target: Target) -> bool:
+    host = urlsplit(target.url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _hopeless(exc: httpx.HTTPError, target: Target) -> bool:
+    """Retrying cannot help: nothing listens on a loopback port (a Dev Server not started)."""
+    return isinstance(exc, httpx.ConnectError) and "refused" in str(exc).lower() \
+        and _loopback(target)
+
+
 def _network_hint(exc: httpx.HTTPError, target: Target) -> str:
-    if target.dev and isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpx.ConnectError) and _loopback(target):
         return f"is the Dev Server running? npx inngest-cli@latest dev (at {target.origin})"
     if isinstance(exc, httpx.TimeoutException):
         return "the server did not answer in time; --timeout raises the limit"
@@ -325,4 +377,3 @@ def _network_hint(exc: httpx.HTTPError, target: Target) -> str:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
-

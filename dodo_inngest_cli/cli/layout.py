@@ -1,0 +1,72 @@
+"""Tables that never cut an identifier: a Rich table when it fits the terminal, else a stacked
+layout (one block per row, a line per field) that only the terminal itself may wrap."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+PROSE_MIN = 24
+"""The narrowest a prose column may become before the stacked layout is used instead."""
+GAP = 3
+"""What Rich puts between two columns of a table without edges (" │ ")."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A column: its header, and whether it holds identifiers (never cut) or prose (wraps)."""
+
+    header: str
+    prose: bool = False
+    justify: str = "left"
+
+
+def fits(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Text]]) -> bool:
+    """Whether a table of these rows fits the console with no identifier cut."""
+    width = 0
+    for index, column in enumerate(columns):
+        natural = max([len(column.header), *(row[index].cell_len for row in rows)])
+        width += min(natural, PROSE_MIN) if column.prose else natural
+    return width + GAP * (len(columns) - 1) <= console.width
+
+
+def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,
+          title: str = "") -> RenderableType:
+    """A table of rows if it fits the console, else the same rows stacked."""
+    if fits(console, columns, rows):
+        grid = Table(title=Text(title, style="bold") if title else None, title_justify="left",
+                     show_edge=False, header_style="bold", pad_edge=False, expand=False)
+        for column in columns:
+            grid.add_column(column.header, justify=column.justify,  # type: ignore[arg-type]
+                            no_wrap=not column.prose,
+                            overflow="fold")
+        for row in rows:
+            grid.add_row(*row)
+        return grid
+    return stacked(columns, rows, title=title)
+
+
+def stacked(columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,
+            title: str = "") -> RenderableType:
+    """Each row as a block: its first cell, then `Header: value` for the others."""
+    label = max(len(c.header) for c in columns[1:]) if len(columns) > 1 else 0
+    lines: list[Text] = [Text(title, style="bold")] if title else []
+    for row in rows:
+        lines.append(row[0].copy())
+        for column, cell in zip(columns[1:], row[1:], strict=True):
+            if cell.plain:
+                line = Text(f"  {column.header.ljust(label)}  ", style="dim")
+                line.append_text(cell)
+                lines.append(line)
+    return Group(*lines)
+
+
+def print_rows(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,
+               title: str = "") -> None:
+    """Print rows as a table or stacked; stacked lines are never wrapped by Rich."""
+    rendered = table(console, columns, rows, title=title)
+    console.print(rendered, soft_wrap=not isinstance(rendered, Table))

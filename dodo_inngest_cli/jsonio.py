@@ -1,0 +1,101 @@
+"""JSON in and out: reading files with errors that say where, writing text any writer can take,
+and JSON pointers."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+# Characters valid in JSON strings that must not reach a writer raw: lone UTF-16 surrogates
+# (no encoding can write them), DEL and the C1 controls (terminals act on them), and the line
+# separators JavaScript treats as newlines.
+_UNSAFE = re.compile("[\ud800-\udfff\x7f-\x9f\u2028\u2029]")
+
+
+def dumps(value: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """JSON text that keeps non-ASCII readable but escapes what a writer cannot take raw."""
+    separators = None if indent is not None else (",", ":")
+    text = json.dumps(value, ensure_ascii=False, indent=indent, separators=separators,
+                      sort_keys=sort_keys)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def encode(value: Any) -> bytes:
+    """The exact bytes sent over the wire for a JSON value (UTF-8; lone surrogates escaped,
+    which Inngest's decoder reads as U+FFFD)."""
+    return dumps(value).encode("utf-8")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text: str) -> Any:
+    """Parse JSON strictly: NaN and Infinity, which Python accepts, are refused like any other
+    invalid JSON."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def read_json_file(path: Path, *, what: str, hint: str = "") -> Any:
+    """A JSON file's value; an unreadable or invalid file is an InputError naming the file and,
+    for bad JSON, the line and column."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a {what}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})",
+                         hint=f"save the {what} as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_json(text.removeprefix("\ufeff"), source=str(path), hint=hint)
+
+
+def parse_json(text: str, *, source: str, hint: str = "") -> Any:
+    """Parse JSON text; errors name the source, line and column."""
+    try:
+        return loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
+                         hint=hint) from None
+    except ValueError as exc:  # NaN or Infinity, which json.loads reads without this check
+        line, column = _constant_position(text)
+        raise InputError(f"{source}:{line}:{column}: not valid JSON: {exc}", hint=hint) \
+            from None
+    except RecursionError:
+        raise InputError(f"{source}: the JSON is nested too deeply to read", hint=hint) \
+            from None
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN')
+
+
+def _constant_position(text: str) -> tuple[int, int]:
+    """Line and column of the first NaN or Infinity outside a string."""
+    for match in _TOKEN.finditer(text):
+        if not match.group(0).startswith('"'):
+            before = text[:match.start()]
+            return before.count("\n") + 1, match.start() - (before.rfind("\n") + 1) + 1
+    return 1, 1
+
+
+def pointer_token(key: object) -> str:
+    """One JSON-pointer segment (RFC 6901): `~` as `~0`, `/` as `~1`."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def pointer(parts: Iterable[object]) -> str:
+    """A JSON pointer from path segments: `/data/items/0`."""
+    return "".join(f"/{pointer_token(part)}" for part in parts)
+
+
+def pointer_parts(text: str) -> list[str]:
+    """The segments of a JSON pointer (the inverse of `pointer`)."""
+    return [p.replace("~1", "/").replace("~0", "~") for p in text.strip("/").split("/")]

@@ -1,0 +1,109 @@
+"""`test`'s core: plan the transforms × samples, run them with the expectations, fuzz if asked,
+and hold the verdict, the exit code and the reports."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .cancel import NEVER, Cancel
+from .config import Config
+from .errors import ExitCode
+from .models import Result
+from .pipeline import run_plan
+from .plan import Choices, checks, expectations, plan_tests
+from .report import REPORT_VERSION, Summary, result_json
+from .snapshots import SnapshotStore
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteOptions:
+    """What `test` was asked to run and check."""
+
+    paths: Sequence[Path] = ()
+    transforms: Sequence[Path] = ()
+    samples: Sequence[str] = ()
+    events: Sequence[str] = ()
+    snapshots: Path | None = None
+    update_snapshots: bool = False
+    prune: bool = False
+    schemas: Path | None = None
+    triggers: Path | None = None
+    fuzz: int = 0
+    seed: int = 0
+    save_failures: Path | None = None
+
+
+@dataclasses.dataclass
+class SuiteReport:
+    """Everything a `test` run found: results, snapshots, fuzzing; its verdict is its own."""
+
+    results: list[Result]
+    seconds: float
+    snapshots: SnapshotStore | None = None
+    orphans: list[Path] = dataclasses.field(default_factory=list)
+    pruned: list[Path] = dataclasses.field(default_factory=list)
+    fuzzed: list[Any] = dataclasses.field(default_factory=list)
+    """fuzz.FuzzReport per transform × event type fuzzed."""
+    seed: int = 0
+    examples: int = 0
+
+    @property
+    def summary(self) -> Summary:
+        """The counts of the results."""
+        return Summary.of(self.results)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed or errored, and no fuzzed payload failed."""
+        return self.summary.ok and all(report.ok for report in self.fuzzed)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 when everything passed, 1 otherwise."""
+        return ExitCode.OK if self.ok else ExitCode.FAILED
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report (DESIGN §5), with the snapshot and fuzz sections when they ran."""
+        document: dict[str, Any] = {
+            "version": REPORT_VERSION, "ok": self.ok,
+            "summary": dataclasses.asdict(self.summary),
+            "results": [result_json(result) for result in self.results]}
+        if self.snapshots is not None:
+            document["snapshots"] = self.snapshots.report(self.orphans, self.pruned)
+        if self.examples:
+            document["fuzz"] = {"seed": self.seed, "examples": self.examples,
+                                "reports": [report.to_json() for report in self.fuzzed]}
+        return document
+
+
+def run_suite(config: Config, choices: Choices, options: SuiteOptions, *,
+              cancel: Cancel = NEVER,
+              on_fuzz_start: Callable[[int], None] | None = None,
+              on_fuzz_report: Callable[[Any], None] | None = None) -> SuiteReport:
+    """Run every planned transform × sample with the expectations; then fuzz if asked."""
+    started = time.perf_counter()
+    judged = checks(config, choices)
+    expect = expectations(config, snapshots=options.snapshots, update=options.update_snapshots,
+                          schemas=options.schemas, triggers=options.triggers)
+    plan, webhooks = plan_tests(config, choices, paths=options.paths,
+                                transforms=options.transforms, samples=options.samples,
+                                events=options.events)
+    results = run_plan(plan, webhooks, judged, expect=expect, cancel=cancel)
+    store = expect.snapshots
+    report = SuiteReport(results, 0.0, store, seed=options.seed, examples=options.fuzz)
+    if store is not None:
+        report.pruned = store.prune() if options.prune else []
+        report.orphans = store.orphans()
+    if options.fuzz:
+        from .fuzz import fuzz_plan
+
+        report.fuzzed = fuzz_plan(plan, examples=options.fuzz, seed=options.seed,
+                                  checks=judged, events=tuple(options.events),
+                                  save_to=options.save_failures, on_start=on_fuzz_start,
+                                  on_report=on_fuzz_report)
+    report.seconds = time.perf_counter() - started
+    return report
