@@ -39,11 +39,12 @@ class Redactor:
         self._short: dict[str, str] = {}
         self._pattern: re.Pattern[str] | None = None
 
-    def add(self, secret: str) -> None:
-        """Mask this value from now on, in every form it takes in text."""
+    def add(self, secret: str, *, tail: bool = True) -> None:
+        """Mask this value from now on, in every form it takes in text; tail False hides it
+        whole (a password), True keeps its last characters to tell keys apart."""
         if not secret or secret.startswith(MASK):
             return
-        mask = mask_key(secret)
+        mask = mask_key(secret) if tail else MASK
         forms = {secret, quote(secret, safe=""), quote(secret), json.dumps(secret)[1:-1],
                  json.dumps(secret, ensure_ascii=False)[1:-1]}
         with self._lock:
@@ -63,7 +64,7 @@ class Redactor:
             found = _USERINFO.search(url)
             password, path = (found.group(1) if found else None), url
         if password:
-            self.add(unquote(password))
+            self.add(unquote(password), tail=False)
         _, sep, rest = path.partition("/e/")
         key = re.split(r"[/?#]", rest)[0] if sep else ""
         if key:

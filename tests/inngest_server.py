@@ -42,10 +42,11 @@ class Fault:
 
     kind: str
     """`status` (answer with status), `drop` (close without answering), `slow` (wait first),
-    `html` (a proxy's HTML error page)."""
+    `html` (a proxy's HTML error page), `body` (answer status with the given JSON body)."""
     status: int = 500
     retry_after: str | None = None
     delay: float = 0.0
+    body: bytes = b""
 
 
 @dataclasses.dataclass
@@ -77,6 +78,8 @@ class InngestServer:
         """The share of requests that fail at random (500, 429 or a dropped connection)."""
         self.random = random.Random(seed)
         self.runs_api = runs_api
+        self.echo_key = False
+        """True: an unknown key is named in the 401, as some proxies and servers do."""
         """False: `GET /v1/events/{id}/runs` answers 404, as a server without it would."""
         self.received: list[Received] = []
         self.requests: list[dict[str, Any]] = []
@@ -121,7 +124,8 @@ class InngestServer:
             if not key:
                 return 401, {"status": 401, "message": "", "error": "Event key is required"}
             if key not in self.keys:
-                return 401, {"status": 401, "message": "", "error": "Event key not found"}
+                shown = f"Event key {key} not found" if self.echo_key else "Event key not found"
+                return 401, {"status": 401, "message": "", "error": shown}
         text = body.decode("utf-8", errors="replace").lstrip()
         if not text:
             return 200, {"ids": [""], "status": 200}
@@ -175,7 +179,7 @@ class InngestServer:
         ts = item.get("ts") or int(time.time() * 1000)
         if ts < MIN_TS:
             return "timestamp is before Jan 1, 1980"
-        if ts >= MAX_TS:
+        if ts > MAX_TS:  # Go's time.After: exactly Jan 1, 2100 is accepted
             return "timestamp is after Jan 1, 2100"
         return ""
 
@@ -249,6 +253,13 @@ class InngestServer:
                 if fault.kind == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
+                    return True
+                if fault.kind == "body":
+                    self.send_response(fault.status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(fault.body)))
+                    self.end_headers()
+                    self.wfile.write(fault.body)
                     return True
                 if fault.kind == "html":
                     body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
