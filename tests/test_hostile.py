@@ -218,7 +218,7 @@ def test_item13_ctrl_c_ends_a_retry_after_wait_at_once(command: str, tmp_path: P
     with InngestServer() as inngest:
         inngest.fail_next(Fault("status", 429, retry_after="120"))
         extra = ["--state", str(tmp_path / ".s.jsonl")] if command == "replay" else []
-        code, waited, out, err = interrupt_after(
+        code, waited, _out, err = interrupt_after(
             [sys.executable, "-m", "dodo_inngest_cli", command, SAMPLE, "-t", PAYMENT, "--url",
              f"{inngest.url}/e/k", *extra], 2.0)
     assert (code, err.splitlines()[-1]) == (130, "error: interrupted")
@@ -229,7 +229,7 @@ def test_item13_ctrl_c_ends_a_rate_limit_wait_at_once(tmp_path: Path) -> None:
     capture = tmp_path / "c.jsonl"
     write_capture(capture, 3)
     with InngestServer() as inngest:
-        code, waited, out, err = interrupt_after(
+        code, waited, out, _err = interrupt_after(
             [sys.executable, "-m", "dodo_inngest_cli", "replay", str(capture), "-t", PAYMENT,
              "--rate", "0.05", "--batch", "1", "--no-dodo-check", "--url",
              f"{inngest.url}/e/k"], 2.5)
