@@ -90,7 +90,9 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Confi
         if path is None:
             return Config(Settings(), (start or Path.cwd()).resolve(), "")
     document = _read_toml(path)
-    if path.name == "pyproject.toml":
+    nested = document.get("tool", {}).get("dodo-inngest") if set(document) == {"tool"} else None
+    if path.name == "pyproject.toml" or isinstance(nested, dict):
+        # pyproject.toml; or a dodo-inngest.toml written in pyproject's form, copied over
         table = document.get("tool", {}).get("dodo-inngest", {})
         prefix = "[tool.dodo-inngest]"
     else:

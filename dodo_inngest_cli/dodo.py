@@ -48,7 +48,7 @@ def check_webhook(webhook: Webhook) -> list[Finding]:
         shown = f"'{event_type}'" if event_type else "missing"
         return [finding(
             "dodo-unknown-type",
-            f"{webhook.source}: the event type is {shown}; dodopayments {sdk_version()} knows "
+            f"the payload's event type is {shown}; dodopayments {sdk_version()} knows "
             f"{len(models)} types",
             path="/type", hint="check the body's 'type'; 'dodo-inngest samples list' shows them")]
     try:
@@ -57,16 +57,32 @@ def check_webhook(webhook: Webhook) -> list[Finding]:
         errors = exc.errors(include_url=False)
         found = [finding(
             "dodo-schema",
-            f"{webhook.source}: {pointer(error['loc']) or '/'}: {error['msg']} "
+            f"the payload at {pointer(error['loc']) or '/'}: {_message(error)} "
             f"(dodopayments {sdk_version()}, {event_type})",
             path=pointer(error["loc"]),
             hint="real traffic can deviate from the SDK's types; make the transform handle it")
             for error in errors[:MAX_SCHEMA_FINDINGS]]
         if len(errors) > MAX_SCHEMA_FINDINGS:
             found.append(finding(
-                "dodo-schema", f"{webhook.source}: and {len(errors) - MAX_SCHEMA_FINDINGS} more "
+                "dodo-schema", f"the payload has {len(errors) - MAX_SCHEMA_FINDINGS} more "
                 "differences from the official model", path=""))
         return found
     return []
+
+
+LISTED = 5
+"""How many allowed values a message names before counting the rest."""
+
+
+def _message(error: Any) -> str:
+    """pydantic's message, with a long list of allowed values (every currency) shortened."""
+    expected = (error.get("ctx") or {}).get("expected")
+    if error.get("type") in ("literal_error", "enum") and isinstance(expected, str):
+        values = [v.strip() for v in expected.replace(" or ", ", ").split(", ") if v.strip()]
+        if len(values) > LISTED:
+            shown = ", ".join(values[:LISTED])
+            return (f"Input should be one of {len(values)} values ({shown}, …), not "
+                    f"{error.get('input')!r}")
+    return str(error["msg"])
 
 

@@ -16,7 +16,8 @@ from .rules import Finding, finding
 MIN_TS_MS = 315_532_800_000
 """Jan 1, 1980 in milliseconds: Inngest rejects anything before."""
 MAX_TS_MS = 4_102_444_800_000
-"""Jan 1, 2100 in milliseconds: Inngest rejects anything from then on."""
+"""Jan 1, 2100 in milliseconds: Inngest rejects anything after (its check is a strict
+`After`, so this very millisecond is accepted)."""
 MAX_EVENT_BYTES = 3 * 1024 * 1024
 FREE_PLAN_EVENT_BYTES = 256 * 1024
 MAX_BATCH = 5_000
@@ -115,7 +116,7 @@ def _check_ts(event: dict[str, Any], prefix: str, now_ms: int) -> list[Finding]:
                             f"ts is {_describe(ts)}; Inngest wants integer milliseconds",
                             path=path,
                             hint="use new Date(…).getTime(), which is already whole ms")]
-    if ts < MIN_TS_MS and MIN_TS_MS <= ts * 1000 < MAX_TS_MS:
+    if ts < MIN_TS_MS and MIN_TS_MS <= ts * 1000 <= MAX_TS_MS:
         return [finding(
             "ts-in-seconds",
             f"ts {ts} is in seconds: as milliseconds, which Inngest reads, it is "
@@ -124,7 +125,7 @@ def _check_ts(event: dict[str, Any], prefix: str, now_ms: int) -> list[Finding]:
             path=path,
             hint="Inngest wants milliseconds: multiply by 1000, or drop the '/ 1000' from "
                  "Math.floor(new Date(…).getTime() / 1000)")]
-    if not MIN_TS_MS <= ts < MAX_TS_MS:
+    if not MIN_TS_MS <= ts <= MAX_TS_MS:
         return [finding("ts-out-of-range",
                         f"ts {ts} is {_date(ts)} as milliseconds; Inngest accepts only "
                         "Jan 1, 1980 to Jan 1, 2100",

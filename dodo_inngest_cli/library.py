@@ -184,5 +184,13 @@ def export(folder: Path, *, events: Sequence[str] = (), variants: bool = False,
 
 def webhooks() -> list[Webhook]:
     """The whole library as Webhooks, variants included."""
-    return [parse_webhook(s.path.read_bytes(), source=str(shown(s.path)), name=s.name)
-            for s in samples()]
+    return [read(s.path) for s in samples()]
+
+
+def read(path: Path) -> Webhook:
+    """A payload file as a Webhook, marked bundled when it is one of the library's."""
+    webhook = parse_webhook(path.read_bytes(), source=str(shown(path)), name=path.stem)
+    root = library_root()
+    if root == path.resolve().parent or root == path.resolve().parent.parent:
+        return dataclasses.replace(webhook, bundled=True)
+    return webhook

@@ -27,6 +27,8 @@ class Webhook:
     name: str
     """A short name for tables: the sample file's stem."""
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    bundled: bool = False
+    """One of the samples the tool ships: what is wrong with it is not the user's to fix."""
 
     @property
     def event_type(self) -> str:

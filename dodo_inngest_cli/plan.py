@@ -79,7 +79,7 @@ def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
     """The transforms and webhooks `test` runs: flags first, then the config's defaults."""
     found_t, found_p = split_paths(paths)
     transform_paths = [*found_t, *transforms]
-    webhooks = [read_webhook(shown(path)) for path in found_p] + payloads(samples)
+    webhooks = [_read(path) for path in found_p] + payloads(samples)
     filters = event_filters(config)
     if not transform_paths:
         transform_paths = [config.path(entry.file) for entry in config.settings.transforms]
@@ -88,7 +88,7 @@ def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
                          hint="name a .js file, use -t FILE, or list transforms in the config")
     if not webhooks:
         configured = payload_files(config.path(p) for p in config.settings.samples)
-        webhooks = [read_webhook(shown(path)) for path in configured] if configured \
+        webhooks = [_read(path) for path in configured] if configured \
             else library.webhooks()
     if events:
         webhooks = [w for w in webhooks if matches(w.event_type, events)]
@@ -114,20 +114,28 @@ def payloads(items: Sequence[str | Path]) -> list[Webhook]:
     for item in items:
         path = Path(item)
         if path.exists() or path.suffix == ".json" or len(path.parts) > 1:
-            webhooks += [read_webhook(shown(p)) for p in payload_files([path])]
+            webhooks += [_read(p) for p in payload_files([path])]
         else:
-            webhooks.append(read_webhook(shown(library.find(str(item)).path)))
+            webhooks.append(library.read(library.find(str(item)).path))
     return webhooks
+
+
+def _read(path: Path) -> Webhook:
+    """A payload file; the bundled library's own files are marked as such."""
+    if path.resolve().is_relative_to(library.library_root()):
+        return library.read(path)
+    return read_webhook(shown(path))
 
 
 def expectations(config: Config, *, snapshots: Path | None = None, update: bool = False,
                  schemas: Path | None = None, triggers: Path | None = None) -> Expectations:
     """Snapshots, schemas and triggers from flags, else from the config."""
     settings = config.settings
-    snapshot_root = snapshots or (config.path(settings.snapshots) if settings.snapshots
+    snapshot_root = snapshots or (shown(config.path(settings.snapshots)) if settings.snapshots
                                   else None)
-    schema_root = schemas or (config.path(settings.schemas) if settings.schemas else None)
-    trigger_file = triggers or (config.path(settings.triggers) if settings.triggers else None)
+    schema_root = schemas or (shown(config.path(settings.schemas)) if settings.schemas else None)
+    trigger_file = triggers or (shown(config.path(settings.triggers)) if settings.triggers
+                                else None)
     return Expectations(
         snapshots=SnapshotStore(snapshot_root, update=update,
                                 ignore=tuple(settings.snapshot_ignore)) if snapshot_root

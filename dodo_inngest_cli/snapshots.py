@@ -110,13 +110,24 @@ def _drop(node: Any, parts: list[str]) -> None:
 
 
 def document(request: OutgoingRequest | None, *, cancelled: bool) -> dict[str, Any]:
-    """What a snapshot holds for one result."""
-    if request is None:
+    """What a snapshot holds for one result: the request sent, or, for a cancelled delivery,
+    the verdict alone (not the input it was given)."""
+    if cancelled or request is None:
         return {"cancelled": cancelled}
-    body = request.to_json()
-    whole = {"cancelled": True, **body} if cancelled else body
-    stored: dict[str, Any] = jsonio.loads(redact(jsonio.dumps(whole)))  # secrets masked
-    return stored
+    stored: dict[str, Any] = jsonio.loads(redact(jsonio.dumps(request.to_json())))
+    return stored  # as written: secrets masked
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """The transforms and samples a run covers: pruning and orphans stay inside it."""
+
+    transforms: tuple[str, ...]
+    samples: frozenset[str] | None
+    """The samples run; None when the run took every sample it knows (no filter)."""
+    all_transforms: bool
+    """The run took every configured transform: a folder of one no longer configured is in
+    scope too."""
 
 
 @dataclasses.dataclass
@@ -127,6 +138,8 @@ class SnapshotStore:
     update: bool = False
     ignore: tuple[str, ...] = ()
     used: set[Path] = dataclasses.field(default_factory=set)
+    scope: Scope | None = None
+    """Which snapshots this run answers for; None: every snapshot in the folder."""
     written: list[Path] = dataclasses.field(default_factory=list)
     updated: list[tuple[Path, list[Change]]] = dataclasses.field(default_factory=list)
 
@@ -139,8 +152,7 @@ class SnapshotStore:
     def check(self, transform: str, sample: str, current: dict[str, Any]) \
             -> tuple[list[Finding], list[Change]]:
         """Compare with the stored snapshot; in update mode, write it instead."""
-        path = self.path(transform, sample)
-        self.used.add(path.resolve())
+        path = self.touch(transform, sample)
         stored = self._read(path)
         if stored is MISSING:
             if self.update:
@@ -170,11 +182,27 @@ class SnapshotStore:
                             for p, changes in self.updated],
                 "orphans": [str(p) for p in orphans], "pruned": [str(p) for p in pruned]}
 
+    def touch(self, transform: str, sample: str) -> Path:
+        """Mark a pair's snapshot as in use this run (even when it could not be compared)."""
+        path = self.path(transform, sample)
+        self.used.add(path.resolve())
+        return path
+
     def orphans(self) -> list[Path]:
-        """Snapshot files no transform × sample of this run matched."""
+        """Snapshot files in this run's scope that no transform × sample matched."""
         if not self.root.is_dir():
             return []
-        return sorted(p for p in self.root.rglob("*.json") if p.resolve() not in self.used)
+        return sorted(p for p in self.root.rglob("*.json")
+                      if p.resolve() not in self.used and self._in_scope(p))
+
+    def _in_scope(self, path: Path) -> bool:
+        if self.scope is None:
+            return True
+        folder = path.parent.resolve()
+        folders = {self.path(t, "x").parent.resolve() for t in self.scope.transforms}
+        if folder not in folders and not self.scope.all_transforms:
+            return False
+        return self.scope.samples is None or path.stem in self.scope.samples
 
     def prune(self) -> list[Path]:
         """Delete the orphans; returns what was deleted."""

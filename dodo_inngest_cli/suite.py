@@ -12,11 +12,12 @@ from typing import Any
 from .cancel import NEVER, Cancel
 from .config import Config
 from .errors import ExitCode
-from .models import Result
-from .pipeline import run_plan
+from .models import Result, Webhook
+from .pipeline import Planned, run_plan
 from .plan import Choices, checks, expectations, plan_tests
 from .report import REPORT_VERSION, Summary, result_json
-from .snapshots import SnapshotStore
+from .snapshots import Scope, SnapshotStore
+from .sources import split_paths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +81,16 @@ class SuiteReport:
         return document
 
 
+def _scope(options: SuiteOptions, plan: Sequence[Planned],
+           webhooks: Sequence[Webhook]) -> Scope:
+    """What this run answers for: its transforms, and its samples when they were filtered."""
+    named_transforms, named_payloads = split_paths(options.paths)
+    filtered = bool(options.samples or options.events or named_payloads)
+    return Scope(tuple(p.transform.path for p in plan),
+                 frozenset(w.name for w in webhooks) if filtered else None,
+                 all_transforms=not (named_transforms or options.transforms))
+
+
 def run_suite(config: Config, choices: Choices, options: SuiteOptions, *,
               cancel: Cancel = NEVER,
               on_fuzz_start: Callable[[int], None] | None = None,
@@ -92,8 +103,10 @@ def run_suite(config: Config, choices: Choices, options: SuiteOptions, *,
     plan, webhooks = plan_tests(config, choices, paths=options.paths,
                                 transforms=options.transforms, samples=options.samples,
                                 events=options.events)
-    results = run_plan(plan, webhooks, judged, expect=expect, cancel=cancel)
     store = expect.snapshots
+    if store is not None:
+        store.scope = _scope(options, plan, webhooks)
+    results = run_plan(plan, webhooks, judged, expect=expect, cancel=cancel)
     report = SuiteReport(results, 0.0, store, seed=options.seed, examples=options.fuzz)
     if store is not None:
         report.pruned = store.prune() if options.prune else []

@@ -104,13 +104,17 @@ def test_cancelled_results_are_snapshotted_too(cli: RunCli, transform: Path) -> 
 
 
 def test_unused_snapshots_are_reported_and_pruned(cli: RunCli, transform: Path) -> None:
-    cli("test", "-t", "payment.js", "-s", SUCCEEDED, "-s", FAILED, "--snapshots", "snaps",
-        "--update-snapshots", code=0)
-    result = cli("test", "-t", "payment.js", "-s", SUCCEEDED, "--snapshots", "snaps", code=0)
+    Path("s").mkdir()
+    for sample in (SUCCEEDED, FAILED):
+        Path("s", Path(sample).name).write_text(Path(sample).read_text())
+    Path("dodo-inngest.toml").write_text('samples = ["s"]\nsnapshots = "snaps"\n'
+                                         '[[transforms]]\nfile = "payment.js"\n')
+    cli("test", "--update-snapshots", code=0)
+    Path("s/payment.failed.json").unlink()  # a sample removed: its snapshot is now unused
+    result = cli("test", code=0)
     assert "1 snapshot(s) matched by no transform × sample (--prune deletes them):\n" \
            "  snaps/payment/payment.failed.json\n" in result.stdout
-    document = report(cli, "-t", "payment.js", "-s", SUCCEEDED, "--snapshots", "snaps",
-                      "--prune", code=0)
+    document = report(cli, "--prune", code=0)
     assert document["snapshots"]["pruned"] == ["snaps/payment/payment.failed.json"]
     assert not Path("snaps/payment/payment.failed.json").exists()
     assert Path("snaps/payment/payment.succeeded.json").exists()

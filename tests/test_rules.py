@@ -59,7 +59,7 @@ TRIGGERS: dict[str, str] = {
     "data-not-object": emit(event(data=[1, 2])),
     "ts-not-integer": emit(event(ts=1_773_480_413.5)),
     "ts-in-seconds": emit(event(ts=1_773_480_413)),
-    "ts-out-of-range": emit(event(ts=4_102_444_800_000)),
+    "ts-out-of-range": emit(event(ts=4_102_444_800_001)),
     "id-not-string": emit(event(id=42)),
     "v-not-string": emit(event(v=2)),
     "user-not-object": emit(event(user="someone@example.com")),
@@ -107,15 +107,15 @@ def test_input_rule_triggers_as_a_warning(code: str) -> None:
     assert result.status is Status.PASSED
 
 
-def test_dodo_messages_name_the_file_the_path_and_the_sdk() -> None:
+def test_dodo_messages_name_the_path_and_the_sdk() -> None:
     from dodo_inngest_cli.dodo import sdk_version
 
     typo = check(emit(VALID), INPUT_TRIGGERS["dodo-unknown-type"]).findings[0]
-    assert typo.message == (f"typo.json: the event type is 'payment.succeded'; dodopayments "
+    assert typo.message == (f"the payload's event type is 'payment.succeded'; dodopayments "
                             f"{sdk_version()} knows 48 types")
     schema = check(emit(VALID), INPUT_TRIGGERS["dodo-schema"]).findings[0]
     assert (schema.path, schema.message) == (
-        "/data/total_amount", f"amount.json: /data/total_amount: Input should be a valid "
+        "/data/total_amount", f"the payload at /data/total_amount: Input should be a valid "
                               f"integer (dodopayments {sdk_version()}, payment.succeeded)")
 
 

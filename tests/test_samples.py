@@ -117,7 +117,8 @@ def test_configured_filter_turns_other_types_into_skipped(cli: RunCli, in_tmp: P
                                    "cancelled": 0, "skipped": 51, "warnings": 10}
 
 
-def test_numeric_credit_amounts_are_dodo_schema_warnings(cli: RunCli, in_tmp: Path) -> None:
+def test_numeric_credit_amounts_are_dodo_schema_notes_on_a_bundled_sample(
+        cli: RunCli, in_tmp: Path) -> None:
     document = json.loads(cli(
         "test", "-t", str(TRANSFORMS / "payment.js"),
         "-s", str(WEBHOOKS / "variants" / "credit.added.numeric-amounts.json"),
@@ -128,9 +129,11 @@ def test_numeric_credit_amounts_are_dodo_schema_warnings(cli: RunCli, in_tmp: Pa
     assert [f["path"] for f in schema] == ["/data/amount", "/data/balance_after",
                                            "/data/balance_before", "/data/overage_after",
                                            "/data/overage_before"]
-    assert schema[0]["message"].endswith(
-        "credit.added.numeric-amounts.json: /data/amount: Input should be a valid string "
-        f"(dodopayments {library_sdk_version()}, credit.added)")
+    assert schema[0]["message"] == (
+        "the payload at /data/amount: Input should be a valid string "
+        f"(dodopayments {library_sdk_version()}, credit.added) (a bundled sample, off the "
+        "model on purpose)")
+    assert {f["severity"] for f in schema} == {"info"}
 
 
 def library_sdk_version() -> str:

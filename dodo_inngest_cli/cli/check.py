@@ -265,7 +265,7 @@ def run(
     from ..plan import checks, load_transform, payloads
     from ..sources import parse_webhook
     from .output import Output
-    from .render import console_lines, findings_grid
+    from .render import console_lines, print_findings
 
     config_ = load_config(config)
     chosen = choices(ignore=ignore, strict=strict, dodo_check=dodo_check,
@@ -288,7 +288,7 @@ def run(
     for line in console_lines(result.console, indent=""):
         output.err.print(line, soft_wrap=True)
     if result.findings:
-        output.err.print(findings_grid(result.findings))
+        print_findings(output.err, result.findings)
     if result.request is not None and result.status not in (Status.CANCELLED, Status.ERROR):
         output.json(result.request.to_json() if request else result.request.payload)
     return ExitCode.FAILED if result.status in (Status.FAILED, Status.ERROR) else ExitCode.OK
@@ -343,10 +343,14 @@ def schema_infer(
 
 def register(app: typer.Typer) -> None:
     """Add the checking commands to the app."""
-    app.command(cls=Command)(test)
-    app.command(cls=Command)(run)
-    app.command("fuzz", cls=Command)(fuzz_command)
+    app.command(cls=Command, short_help="Check transforms × samples against Inngest's "
+                                        "contract.")(test)
+    app.command(cls=Command, short_help="Run one transform on one payload (for pipes).")(run)
+    app.command("fuzz", cls=Command,
+                short_help="Fuzz a transform with generated Dodo payloads.")(fuzz_command)
     schema = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                         help="JSON Schemas for the events your transforms send.")
-    schema.command("infer", cls=Command)(schema_infer)
+                         help="JSON Schemas for the events your transforms send.",
+                         short_help="JSON Schemas for the events sent.")
+    schema.command("infer", cls=Command,
+                   short_help="Infer a starting schema per event name.")(schema_infer)
     app.add_typer(schema, name="schema")

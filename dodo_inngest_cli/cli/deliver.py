@@ -430,5 +430,9 @@ def verify(
 
 def register(app: typer.Typer) -> None:
     """Add the delivering commands to the app."""
-    for command in (send, replay, listen, verify):
-        app.command(cls=Command)(command)
+    for command, short in (
+            (send, "Transform payloads and send them to Inngest."),
+            (replay, "Replay captured deliveries to Inngest, exactly once."),
+            (listen, "Receive, verify and capture real Dodo deliveries."),
+            (verify, "Check the signatures of captured deliveries.")):
+        app.command(cls=Command, short_help=short)(command)

@@ -1,5 +1,6 @@
-"""Tables that never cut an identifier: a Rich table when it fits the terminal, else a stacked
-layout (one block per row, a line per field) that only the terminal itself may wrap."""
+"""Tables that never cut an identifier: a Rich table when it fits the terminal (prose columns
+wrap; decoration columns are dropped first), else a stacked layout (one block per row, a line
+per field) that only the terminal itself may wrap."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-PROSE_MIN = 24
+PROSE_MIN = 16
 """The narrowest a prose column may become before the stacked layout is used instead."""
 GAP = 3
 """What Rich puts between two columns of a table without edges (" │ ")."""
@@ -23,6 +24,8 @@ class Column:
     header: str
     prose: bool = False
     justify: str = "left"
+    optional: bool = False
+    """Decoration (a duration, a count): dropped before the layout changes."""
 
 
 def fits(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Text]]) -> bool:
@@ -36,18 +39,22 @@ def fits(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Te
 
 def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,
           title: str = "") -> RenderableType:
-    """A table of rows if it fits the console, else the same rows stacked."""
-    if fits(console, columns, rows):
-        grid = Table(title=Text(title, style="bold") if title else None, title_justify="left",
-                     show_edge=False, header_style="bold", pad_edge=False, expand=False)
-        for column in columns:
-            grid.add_column(column.header, justify=column.justify,  # type: ignore[arg-type]
-                            no_wrap=not column.prose,
-                            overflow="fold")
-        for row in rows:
-            grid.add_row(*row)
-        return grid
-    return stacked(columns, rows, title=title)
+    """A table of rows if it fits the console (without its optional columns if need be), else
+    the same rows stacked."""
+    if not fits(console, columns, rows):
+        kept = [i for i, c in enumerate(columns) if not c.optional]
+        if len(kept) < len(columns):
+            return table(console, [columns[i] for i in kept],
+                         [[row[i] for i in kept] for row in rows], title=title)
+        return stacked(columns, rows, title=title)
+    grid = Table(title=Text(title, style="bold") if title else None, title_justify="left",
+                 show_edge=False, header_style="bold", pad_edge=False, expand=False)
+    for column in columns:
+        grid.add_column(column.header, justify=column.justify,  # type: ignore[arg-type]
+                        no_wrap=not column.prose, overflow="fold")
+    for row in rows:
+        grid.add_row(*row)
+    return grid
 
 
 def stacked(columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,

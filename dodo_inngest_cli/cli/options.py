@@ -8,12 +8,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer._click import _textwrap
 from typer.core import TyperArgument, TyperCommand
 
 if TYPE_CHECKING:
     from typer import _click as click
 
     from ..plan import Choices
+
+
+class _HelpWrapper(_textwrap.TextWrapper):
+    """click's help wrapper, minus its habit of breaking words at hyphens and in the middle:
+    option names (`--base-url`), header names and URLs in help are never cut."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("break_on_hyphens", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def _handle_long_word(self, reversed_chunks: list[str], cur_line: list[str], cur_len: int,
+                          width: int) -> None:
+        if not cur_line:  # longer than a whole line: it gets one to itself, uncut
+            cur_line.append(reversed_chunks.pop())
+
+
+_textwrap.TextWrapper = _HelpWrapper  # type: ignore[misc]
 
 
 class Command(TyperCommand):
@@ -83,8 +101,9 @@ TimeoutOpt = Annotated[float, typer.Option(
     "--timeout", metavar="SECONDS", help="Timeout per HTTP attempt.")]
 SecretOpt = Annotated[str | None, typer.Option(
     "--secret", metavar="WHSEC", envvar="DODO_PAYMENTS_WEBHOOK_KEY", show_envvar=False,
-    help="Dodo's webhook signing secret, whsec_… (better: set DODO_PAYMENTS_WEBHOOK_KEY, which "
-         "other users cannot see in the process list); never printed.", show_default=False)]
+    help="Dodo's webhook signing secret, the whsec_ key (better: set "
+         "DODO_PAYMENTS_WEBHOOK_KEY, which other users cannot see in the process list); never "
+         "printed.", show_default=False)]
 FuzzOpt = Annotated[int, typer.Option(
     "--fuzz", metavar="N",
     help="Also run N generated payloads (valid under the official Dodo models) per event "

@@ -84,7 +84,7 @@ def samples_show(
     from ..pipeline import Checks, check_input
     from ..sources import parse_webhook
     from .output import Output
-    from .render import findings_grid
+    from .render import print_findings
 
     body = load(name, set_ or ())
     output = Output()
@@ -92,7 +92,7 @@ def samples_show(
     webhook = parse_webhook(jsonio.encode(body), source=name, name=name)
     findings = check_input(webhook, Checks(dodo_check=dodo_check is not False))
     if findings:
-        output.err.print(findings_grid(findings))
+        print_findings(output.err, findings)
 
 
 def samples_export(
@@ -146,12 +146,15 @@ def rules(
 
 def register(app: typer.Typer) -> None:
     """Add the project commands to the app."""
-    app.command(cls=Command)(init)
+    app.command(cls=Command, short_help="Start a project: transforms, config, CI workflow.")(
+        init)
     samples = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                           help="The bundled Dodo payloads: one per event type, plus edge-case "
-                               "variants.")
-    samples.command("list", cls=Command)(samples_list)
-    samples.command("show", cls=Command)(samples_show)
-    samples.command("export", cls=Command)(samples_export)
+                               "variants.", short_help="The bundled Dodo payloads.")
+    samples.command("list", cls=Command, short_help="List the bundled samples.")(samples_list)
+    samples.command("show", cls=Command, short_help="Print a sample, fields changed.")(
+        samples_show)
+    samples.command("export", cls=Command, short_help="Copy the samples into a folder.")(
+        samples_export)
     app.add_typer(samples, name="samples")
-    app.command(cls=Command)(rules)
+    app.command(cls=Command, short_help="List the rules, or explain one.")(rules)

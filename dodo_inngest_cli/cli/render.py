@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from ..models import ConsoleLine, Result, Status
@@ -70,7 +69,7 @@ def results_table(console: Console, transform: str, results: Sequence[Result]) -
         rows = [[text(r.sample), _status(r.status), _codes(r.findings),
                  text(f"{r.duration_ms:.1f}")] for r in results]
     print_rows(console, [Column("Sample"), Column("Status"), Column("Findings", prose=True),
-                         Column("ms", justify="right")], rows, title=transform)
+                         Column("ms", justify="right", optional=True)], rows, title=transform)
 
 
 def _status(status: Status) -> Text:
@@ -92,13 +91,14 @@ def _codes(findings: Sequence[Finding]) -> Text:
 
 
 def _signature(result: Result, shown: Sequence[Finding]) -> tuple[Any, ...]:
-    """What makes two results' details the same: status and findings, whatever the sample."""
-    names = {result.sample, result.source}
+    """What makes two results' details the same: status and findings, whatever the sample and
+    its event type."""
+    names = {result.sample, result.source, result.event_type}
     pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)
                                   if n))
 
     def plain(value: str) -> str:
-        return pattern.sub("<sample>", value) if pattern.pattern else value
+        return pattern.sub("<…>", value) if pattern.pattern else value
 
     return (result.transform, result.status,
             tuple((f.code, f.severity, f.path, plain(f.message), plain(f.hint)) for f in shown))
@@ -112,8 +112,7 @@ def _groups(results: Sequence[Result], show_output: bool = False) -> list[list[R
 
 
 def _shown(result: Result, show_output: bool) -> list[Finding]:
-    failed = result.status in (Status.FAILED, Status.ERROR)
-    if failed or show_output:
+    if show_output:
         return list(result.findings)
     return [f for f in result.findings if f.severity is not Severity.INFO]
 
@@ -133,8 +132,8 @@ def print_details(console: Console, results: Sequence[Result], *, show_output: b
         console.print()
         console.print(_block_head(block), soft_wrap=True)
         if findings:
-            console.print(findings_grid(findings if len(block) == 1 else
-                                        [_generic(f, first) for f in findings]))
+            print_findings(console, findings if len(block) == 1 else
+                           [_generic(f, first) for f in findings])
         for line in change_lines(first.changes):
             console.print(line, soft_wrap=True)
         if first.triggers is not None:
@@ -168,9 +167,11 @@ def _generic(item: Finding, result: Result) -> Finding:
     import dataclasses
 
     message = item.message
-    for name in sorted({result.source, result.sample}, key=len, reverse=True):
+    for name in sorted({result.source, result.sample, result.event_type}, key=len,
+                       reverse=True):
         if name:
-            message = message.replace(name, "<sample>")
+            message = message.replace(name, "<type>" if name == result.event_type
+                                      else "<sample>")
     return dataclasses.replace(item, message=message)
 
 
@@ -181,21 +182,41 @@ def json_text(value: str) -> Text:
     return JSONHighlighter()(text(value))
 
 
-def findings_grid(findings: Sequence[Finding]) -> Table:
-    """Each finding as 'mark code path' beside its message, with the hint under it."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
+def print_findings(console: Console, findings: Sequence[Finding]) -> None:
+    """Each finding as 'mark code path' with its message beside it and its hint under it,
+    wrapped at spaces only: a code, a path or a hint's example is never cut."""
+    heads = []
     for item in findings:
-        label = text(f"  {SEVERITY_MARK[item.severity]} {item.code}",
-                     style=SEVERITY_STYLE[item.severity])
+        head = text(f"  {SEVERITY_MARK[item.severity]} {item.code}",
+                    style=SEVERITY_STYLE[item.severity])
         if item.path:
-            label.append_text(text(f" {item.path}", style="bold"))
-        message = text(item.message)
-        if item.hint:
-            message.append_text(text(f"\nhint: {item.hint}", style="dim"))
-        grid.add_row(label, message)
-    return grid
+            head.append_text(text(f" {item.path}", style="bold"))
+        heads.append(head)
+    column = max((h.cell_len for h in heads), default=0) + 1
+    for item, head in zip(findings, heads, strict=True):
+        indent = column
+        if column > console.width * 2 // 5:  # long paths: each message goes under its head
+            console.print(head, soft_wrap=True)
+            head, indent = Text(), 6
+        else:
+            head.append(" " * (column - head.cell_len - 1))
+        lines = [*_wrapped(item.message, console.width, indent),
+                 *(_wrapped(f"hint: {item.hint}", console.width, indent) if item.hint else [])]
+        hint_from = len(_wrapped(item.message, console.width, indent))
+        for index, line in enumerate(lines):
+            shown = head + Text(" ") if index == 0 and head else Text(" " * indent)
+            shown.append_text(text(line, style="dim" if index >= hint_from else ""))
+            console.print(shown, soft_wrap=True)
+
+
+def _wrapped(value: str, width: int, indent: int) -> list[str]:
+    import textwrap
+
+    lines: list[str] = []
+    for paragraph in value.splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, max(width - indent, 20), break_long_words=False,
+                               break_on_hyphens=False) or [""]
+    return lines
 
 
 def console_lines(lines: Sequence[ConsoleLine], *, indent: str = "  ") -> list[Text]:

@@ -16,7 +16,7 @@ from ..outcomes import Outcome
 from ..rules import Severity
 from .layout import Column, print_rows, table
 from .output import Output, text
-from .render import STATUS_STYLE, findings_grid
+from .render import STATUS_STYLE, print_findings
 
 if TYPE_CHECKING:
     from ..relay import Batch, Dispatch
@@ -62,7 +62,7 @@ def print_send(output: Output, report: SendReport) -> None:
             head = text(f"{item.source}: ", style="bold")
             head.append(item.status.value, style=STATUS_STYLE[item.status])
             err.print(head, soft_wrap=True)
-            err.print(findings_grid(shown))
+            print_findings(err, shown)
     if report.blocked:
         count = sum(p.outcome is Outcome.ERROR for p in report.prepared)
         output.error(f"{count} of {len(report.prepared)} payloads have error findings; nothing "
@@ -81,7 +81,7 @@ def print_send(output: Output, report: SendReport) -> None:
     rows = [[text(Path(r.source).name), text(r.name), text(r.event_id), outcome_text(r.outcome),
              text(str(r.attempts) if r.attempts else "")] for r in report.rows()]
     print_rows(out, [Column("Source"), Column("Event"), Column("Inngest id"),
-                     Column("Outcome"), Column("Attempts", justify="right")], rows)
+                     Column("Outcome"), Column("Attempts", justify="right", optional=True)], rows)
     for row in report.rows():
         if row.error and row.outcome is not Outcome.ERROR:
             output.error(f"{report.target.shown}: {row.error} ({row.source})", row.hint or None)
@@ -162,9 +162,9 @@ class ListenView:
                          text({True: "yes", False: "NO", None: "-"}[item.verified]),
                          outcome_text(forwarded.outcome) if forwarded else text("-"),
                          text(", ".join(forwarded.ids) if forwarded else item.note)])
-        return table(self.console, [Column("Time"), Column("Delivery"), Column("Type"),
-                                    Column("HTTP"), Column("Verified"), Column("Forwarded"),
-                                    Column("Inngest id", prose=True)], rows)
+        return table(self.console, [Column("Time", optional=True), Column("Delivery"),
+                                    Column("Type"), Column("HTTP"), Column("Verified"),
+                                    Column("Forwarded"), Column("Inngest id", prose=True)], rows)
 
     def summary(self) -> None:
         """The totals, once the listener stopped."""
@@ -199,6 +199,7 @@ class ReplayView:
         self.show_output = show_output
         self.progress: Any = None
         self.task: Any = None
+        self.hinted = ""
 
     def __enter__(self) -> ReplayView:
         if self.output.err.is_terminal:
@@ -232,6 +233,10 @@ class ReplayView:
             line = f"{dispatch.outcome.value}: {dispatch.key}: {dispatch.reason}"
             self.output.err.print(text(line, style=OUTCOME_STYLE[dispatch.outcome]),
                                   soft_wrap=True)
+            if dispatch.hint and dispatch.hint != self.hinted:
+                self.hinted = dispatch.hint  # the same hint once, not once per delivery
+                self.output.err.print(text(f"hint: {dispatch.hint}", style="dim"),
+                                      soft_wrap=True)
 
     def request(self, batch: Batch) -> None:
         """A request a dry run would make (with --show-output)."""
