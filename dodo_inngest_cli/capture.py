@@ -94,30 +94,53 @@ def stored_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 class CaptureWriter:
-    """Appends deliveries to a capture file: whole lines, flushed and fsync'ed, thread-safe."""
+    """Appends deliveries to a capture file: whole lines, fsync'ed, thread-safe, all or nothing.
+
+    Bytes go straight to the file descriptor, so no buffer can write a refused line later. An
+    append that fails (disk full, an I/O error at fsync) cuts the file back to its size before
+    the append and raises: a delivery answered 5xx is never in the capture.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._handle: TextIO = open_for_append(path, "capture file",
                                                "check the folder exists and is writable")
+        self._fd = self._handle.fileno()
         self._torn = path.stat().st_size > 0 and not _ends_with_newline(path)
 
     def append(self, delivery: Delivery) -> None:
         """Write one delivery durably; raises OSError (disk full…) for the caller to answer 5xx."""
-        line = delivery.to_line() + "\n"
+        line = (delivery.to_line() + "\n").encode("utf-8")
         with self._lock:
             if self._torn:  # a crash left half a line: start ours on a fresh one
-                line = "\n" + line
-                self._torn = False
-            self._handle.write(line)
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+                line = b"\n" + line
+            start = os.fstat(self._fd).st_size
+            try:
+                _write_all(self._fd, line)
+                os.fsync(self._fd)
+            except OSError:
+                self._cut_back(start)
+                raise
+            self._torn = False
 
     def close(self) -> None:
         """Close the file."""
         with self._lock:
             self._handle.close()
+
+    def _cut_back(self, size: int) -> None:
+        """Remove a failed append's bytes; if even that fails, the next line starts afresh."""
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError:
+            self._torn = True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -286,6 +286,37 @@ def test_torn_and_invalid_lines_are_reported_and_skipped(tmp_path: Path) -> None
     assert [i.id for i in read_deliveries([capture]) if isinstance(i, Delivery)][-1] == "after"
 
 
+FULL_DISK_WRITER = """
+import resource, sys
+from pathlib import Path
+from dodo_inngest_cli.capture import CaptureWriter, Delivery
+
+writer = CaptureWriter(Path(sys.argv[1]))
+small = Delivery("small", "t", {}, "{}", None, "")
+writer.append(small)
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (Path(sys.argv[1]).stat().st_size + 100, hard))
+try:
+    writer.append(Delivery("big", "t", {}, "x" * 1000, None, ""))
+except OSError as exc:
+    print(exc.strerror)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+writer.append(Delivery("after", "t", {}, "{}", None, ""))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_an_append_the_disk_refuses_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A real short write (the file-size limit cuts it after 100 bytes, then EFBIG): the
+    writer cuts the file back, so the refused line is not there, whole or in part."""
+    capture = tmp_path / "c.jsonl"
+    done = subprocess.run([sys.executable, "-c", FULL_DISK_WRITER, str(capture)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout == "File too large\n"
+    assert capture.read_text(encoding="utf-8") == "".join(
+        Delivery(name, "t", {}, "{}", None, "").to_line() + "\n" for name in ("small", "after"))
+
+
 # -- replay ----------------------------------------------------------------------------------
 
 
