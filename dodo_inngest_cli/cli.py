@@ -647,11 +647,12 @@ def listen(
     import signal
     import threading
 
-    from .capture import CaptureWriter, load_secret
+    from .capture import CaptureWriter, Delivery, load_secret
     from .config import load_config
     from .errors import InputError
     from .forward import Forwarder, resolve_target
-    from .listener import Listener, ListenerConfig
+    from .listener import ForwardResult, Listener, ListenerConfig
+    from .outcomes import Outcome as Fate
     from .plan import checks, load_transform
     from .render import ListenView, make_console
     from .replay import Relay
@@ -672,10 +673,15 @@ def listen(
         relay = Relay(load_transform(transform, settings, choices), target, forwarder,
                       checks(settings, choices))
     writer = CaptureWriter(capture) if capture is not None else None
+    def send_on(delivery: Delivery) -> ForwardResult:  # until the relay module lands
+        done = relay.process(delivery)  # type: ignore[union-attr]
+        return ForwardResult(Fate("accepted" if done.status == "delivered" else done.status),
+                             done.ids, done.reason)
+
     listener = Listener(host, port, ListenerConfig(
         path=path if path.startswith("/") else "/" + path, signer=signer, capture=writer,
-        relay=relay, ack_after_forward=ack_after_forward, body_limit=body_limit),
-        view.add)
+        forward=send_on if relay else None, ack_after_forward=ack_after_forward,
+        body_limit=body_limit), view.add)
     stopped = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     listener.start()

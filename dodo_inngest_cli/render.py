@@ -351,10 +351,10 @@ class ListenView:
     def add(self, received: Any) -> None:
         """Record one answered request (called from the listener's threads)."""
         with self.lock:
-            key = "accepted" if received.status < 300 else "rejected"
-            self.counts[key] += 1
+            if not received.follow_up:
+                self.counts["accepted" if received.status < 300 else "rejected"] += 1
             if received.forwarded is not None:
-                ok = received.forwarded.status in ("delivered", "cancelled")
+                ok = not received.forwarded.outcome.failing
                 self.counts["forwarded" if ok else "forward failed"] += 1
             self.recent = [*self.recent[-19:], received]
             if self.live is not None:
@@ -372,7 +372,7 @@ class ListenView:
             forwarded = item.forwarded
             table.add_row(item.at[11:23], item.delivery, item.event_type, str(item.status),
                           {True: "yes", False: "NO", None: "-"}[item.verified],
-                          forwarded.status if forwarded else "-",
+                          forwarded.outcome.value if forwarded else "-",
                           ", ".join(forwarded.ids) if forwarded else item.note)
         return table
 
@@ -386,7 +386,7 @@ def _received_line(item: Any) -> str:
     verified = {True: "verified", False: "NOT verified", None: "unverified"}[item.verified]
     line = f"{item.at} {item.status} {item.delivery or '-'} {item.event_type or '-'} {verified}"
     if item.forwarded is not None:
-        line += f" forwarded: {item.forwarded.status}"
+        line += f" forwarded: {item.forwarded.outcome.value}"
         if item.forwarded.ids:
             line += " " + ",".join(item.forwarded.ids)
         if item.forwarded.reason:
