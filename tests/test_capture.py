@@ -334,6 +334,53 @@ def test_an_append_the_disk_refuses_leaves_nothing_behind(tmp_path: Path) -> Non
         Delivery(name, "t", {}, "{}", None, "").to_line() + "\n" for name in ("small", "after"))
 
 
+def test_a_failed_fsync_removes_every_line_it_was_to_cover(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real disk here fails fsync on demand, so fsync is made to fail: the first append
+    syncs, a second one written meanwhile waits for that fsync (group commit), which fails:
+    both raise and neither line stays."""
+    import errno
+
+    capture = tmp_path / "c.jsonl"
+    writer = CaptureWriter(capture)
+    writer.append(Delivery("kept", "t", {}, "{}", None, ""))
+    kept = capture.read_bytes()
+    syncing, release = threading.Event(), threading.Event()
+
+    def failing_fsync(fd: int) -> None:
+        syncing.set()
+        release.wait(10)
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    errors: list[str] = []
+
+    def append(name: str) -> None:
+        try:
+            writer.append(Delivery(name, "t", {}, "{}", None, ""))
+        except OSError as exc:
+            errors.append(f"{name}: {exc.strerror}")
+
+    first = threading.Thread(target=append, args=("first",))
+    first.start()
+    syncing.wait(10)
+    second = threading.Thread(target=append, args=("second",))
+    second.start()
+    line = Delivery("first", "t", {}, "{}", None, "").to_line() + "\n"
+    wait_until = time.monotonic() + 10
+    while capture.stat().st_size < len(kept) + 2 * len(line) and time.monotonic() < wait_until:
+        time.sleep(0.01)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert sorted(errors) == ["first: Input/output error", "second: Input/output error"]
+    assert capture.read_bytes() == kept
+    monkeypatch.undo()
+    writer.append(Delivery("after", "t", {}, "{}", None, ""))
+    writer.close()
+    assert [d.id for d in read_deliveries([capture])] == ["kept", "after"]  # type: ignore[union-attr]
+
+
 # -- replay ----------------------------------------------------------------------------------
 
 
