@@ -307,6 +307,21 @@ def test_stop_reports_every_delivery_it_could_not_forward(serve: Serve) -> None:
     gate.open.set()
 
 
+def test_a_forward_that_raises_is_a_failed_forward_and_the_worker_goes_on(
+        serve: Serve) -> None:
+    def forward(delivery: Delivery) -> ForwardResult:
+        if delivery.id == "msg_1":
+            raise KeyError(delivery.id)
+        return ForwardResult(Outcome.ACCEPTED, ["evt"])
+
+    listener, received = serve(forward=forward)
+    assert [post(listener, n).status_code for n in (1, 2)] == [200, 200]
+    wait_for(lambda: len([r for r in received if r.follow_up]) == 2)
+    assert [(r.delivery, r.forwarded) for r in received if r.follow_up] == [
+        ("msg_1", ForwardResult(Outcome.FAILED, reason="internal error: KeyError")),
+        ("msg_2", ForwardResult(Outcome.ACCEPTED, ["evt"]))]
+
+
 # -- request text never reaches the terminal (item 14) --------------------------------------
 
 EVIL_ID = "[/]"
