@@ -223,7 +223,7 @@ class Listener:
             except OSError as exc:
                 if forwarding is not None:
                     forwarding.release()
-                return self._refuse(507, length, f"not captured: {exc.strerror or exc}",
+                return self._refuse(507, length, f"capture failed: {exc.strerror or exc}",
                                     "the delivery could not be stored; retry later")
         event_type = _event_type(delivery.body)
         received = Received(delivery.received_at, delivery.id, event_type, 200,

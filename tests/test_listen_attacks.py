@@ -76,6 +76,20 @@ def read_all(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response (headers and a body of its content-length) from a kept-alive
+    connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def post_head(length: int, extra: str = "") -> bytes:
     return (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             f"Content-Length: {length}\r\n{extra}\r\n").encode()
@@ -101,7 +115,7 @@ def test_stop_returns_at_once_with_an_idle_keep_alive_and_a_half_sent_request(
     listener, _ = serve()
     idle = connect(listener)
     idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert idle.recv(4096).startswith(b"HTTP/1.1 200 OK\r\n")  # kept alive, then silent
+    assert read_response(idle).startswith(b"HTTP/1.1 200 OK\r\n")  # kept alive, then silent
     half = connect(listener)
     half.sendall(post_head(100) + b'{"type": ')
     time.sleep(0.2)
@@ -246,7 +260,7 @@ def test_a_delivery_is_acknowledged_once_captured_and_forwarded_after(
     listener, received = serve(forward=gate)
     started = time.monotonic()
     answer = post(listener, 1)
-    assert time.monotonic() - started < 1.0  # the forward is still blocked
+    assert time.monotonic() - started < 5.0  # well before the blocked forward's 10 s
     assert (answer.status_code, answer.json()) == (200, {"received": "msg_1",
                                                          "forwarded": "queued"})
     assert captured(tmp_path) == ["msg_1"]
@@ -278,7 +292,7 @@ def test_ack_after_forward_answers_502_at_its_deadline_and_reports_the_outcome_l
     listener, received = serve(forward=gate, ack_after_forward=True, ack_deadline_s=0.5)
     started = time.monotonic()
     answer = post(listener, 1)
-    assert 0.5 <= time.monotonic() - started < 1.5
+    assert 0.5 <= time.monotonic() - started < 5.0  # the deadline, not the forward's 10 s
     assert (answer.status_code, answer.json()) == (502, {"received": "msg_1",
                                                          "forwarded": "pending"})
     gate.open.set()
@@ -299,7 +313,7 @@ def test_stop_reports_every_delivery_it_could_not_forward(serve: Serve) -> None:
     assert [post(listener, n).status_code for n in range(3)] == [200, 200, 200]
     started = time.monotonic()
     assert listener.stop() == 3
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5.0  # drain_s, not the forward's 10 s
     stopped = ForwardResult(Outcome.FAILED, reason="not forwarded: the listener stopped first "
                                                    "(a capture keeps it for `replay`)")
     assert sorted((r.delivery, r.forwarded) for r in received if r.follow_up) == [
