@@ -36,7 +36,7 @@ class Cancel:
 
     def sleep(self, seconds: float) -> None:
         """Wait up to seconds; a stop request ends the wait at once with Interrupted."""
-        if seconds > 0 and self._event.wait(seconds) or self._event.is_set():
+        if (seconds > 0 and self._event.wait(seconds)) or self._event.is_set():
             raise Interrupted
 
 
