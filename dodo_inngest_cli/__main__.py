@@ -1,5 +1,11 @@
 """`python -m dodo_inngest_cli`."""
 
-from .cli import main
+import sys
+
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C while starting: the same exit as any other interruption
+    sys.stderr.write("error: interrupted\n")
+    sys.exit(130)
 
 main()

@@ -96,30 +96,104 @@ def stored_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 class CaptureWriter:
-    """Appends deliveries to a capture file: whole lines, flushed and fsync'ed, thread-safe."""
+    """Appends deliveries to a capture file: whole lines, fsync'ed, thread-safe, all or nothing.
+
+    Bytes go straight to the file descriptor, so no buffer can write a refused line later. An
+    append that fails (disk full, an I/O error at fsync) cuts the file back and raises: a
+    delivery answered 5xx is never in the capture. Appends made at the same time share an
+    fsync (group commit): each returns once an fsync that began after its write has finished,
+    so a slow disk costs one flush per group of deliveries rather than one each.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._handle: TextIO = open_for_append(path, "capture file",
                                                "check the folder exists and is writable")
-        self._torn = path.stat().st_size > 0 and not _ends_with_newline(path)
+        self._fd = self._handle.fileno()
+        self._end = self._synced = os.fstat(self._fd).st_size
+        self._torn = self._end > 0 and not _ends_with_newline(path)
+        self._syncing = False
+        self._failures: list[tuple[int, OSError]] = []
+        """Each failed fsync: where it cut the file back to (its last durable size), and why."""
 
     def append(self, delivery: Delivery) -> None:
         """Write one delivery durably; raises OSError (disk full…) for the caller to answer 5xx."""
-        line = delivery.to_line() + "\n"
+        line = (delivery.to_line() + "\n").encode("utf-8")
         with self._lock:
-            if self._torn:  # a crash left half a line: start ours on a fresh one
-                line = "\n" + line
-                self._torn = False
-            self._handle.write(line)
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+            end, epoch = self._write(line), len(self._failures)
+            while not self._durable(end, epoch):
+                if self._syncing:
+                    self._lock.wait()
+                else:
+                    self._sync()
 
     def close(self) -> None:
         """Close the file."""
         with self._lock:
             self._handle.close()
+
+    def _write(self, line: bytes) -> int:
+        """Append a line (on a fresh line after a crash's torn one); where it ends."""
+        if self._torn:
+            line = b"\n" + line
+        start = os.fstat(self._fd).st_size
+        try:
+            _write_all(self._fd, line)
+        except OSError:
+            self._cut_back(start)
+            raise
+        self._torn = False
+        self._end = start + len(line)
+        return self._end
+
+    def _durable(self, end: int, epoch: int) -> bool:
+        """Whether a line ending at `end`, written after `epoch` failures, is on disk; raises
+        if a failed fsync cut it away."""
+        for cut, failure in self._failures[epoch:]:
+            if end > cut:
+                raise OSError(failure.errno, failure.strerror)
+        return self._synced >= end
+
+    def _sync(self) -> None:
+        """fsync what is written so far, without holding the lock while it runs; on failure,
+        cut the file back to its last durable size."""
+        self._syncing, target = True, self._end
+        self._lock.release()
+        try:
+            failure = _fsync(self._fd)
+        finally:
+            self._lock.acquire()
+            self._syncing = False
+        if failure is None:
+            self._synced = max(self._synced, target)
+        else:
+            self._cut_back(self._synced)
+            self._failures.append((self._synced, failure))
+        self._lock.notify_all()
+
+    def _cut_back(self, size: int) -> None:
+        """Remove failed appends' bytes; if even that fails, the next line starts afresh."""
+        try:
+            os.ftruncate(self._fd, size)
+            self._torn = size > 0 and not _ends_with_newline(self.path)
+        except OSError:
+            self._torn = True
+        self._end = size
+
+
+def _fsync(fd: int) -> OSError | None:
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _ends_with_newline(path: Path) -> bool:

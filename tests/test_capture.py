@@ -145,7 +145,14 @@ def test_listener_answers(listener: tuple[Listener, list[Received]], tmp_path: P
     assert stored.verified is True
     assert "authorization" not in stored.headers and "cookie" not in stored.headers
     assert stored.headers["webhook-id"] == "msg_ok"
-    assert [r.status for r in received] == [401, 401, 413, 200]
+    length = len(body.encode())
+    assert [(r.status, r.delivery, r.event_type, r.verified, r.length, r.note)
+            for r in received] == [
+        (404, "", "", None, length, "POST to another path"),
+        (401, "", "", False, length, "signature: Missing required headers"),
+        (401, "", "", False, length, "signature: Message timestamp too old"),
+        (413, "", "", None, 64 * 1024 + 1, "body of 65,537 bytes is over the 65,536-byte limit"),
+        (200, "msg_ok", "payment.succeeded", True, length, "")]
 
 
 def test_forward_and_ack_after_forward(tmp_path: Path) -> None:
@@ -284,6 +291,84 @@ def test_torn_and_invalid_lines_are_reported_and_skipped(tmp_path: Path) -> None
     writer.append(Delivery("after", "t", {}, body_for(9), None, ""))
     writer.close()
     assert [i.id for i in read_deliveries([capture]) if isinstance(i, Delivery)][-1] == "after"
+
+
+FULL_DISK_WRITER = """
+import resource, sys
+from pathlib import Path
+from dodo_inngest_cli.capture import CaptureWriter, Delivery
+
+writer = CaptureWriter(Path(sys.argv[1]))
+small = Delivery("small", "t", {}, "{}", None, "")
+writer.append(small)
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (Path(sys.argv[1]).stat().st_size + 100, hard))
+try:
+    writer.append(Delivery("big", "t", {}, "x" * 1000, None, ""))
+except OSError as exc:
+    print(exc.strerror)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+writer.append(Delivery("after", "t", {}, "{}", None, ""))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_an_append_the_disk_refuses_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A real short write (the file-size limit cuts it after 100 bytes, then EFBIG): the
+    writer cuts the file back, so the refused line is not there, whole or in part."""
+    capture = tmp_path / "c.jsonl"
+    done = subprocess.run([sys.executable, "-c", FULL_DISK_WRITER, str(capture)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout == "File too large\n"
+    assert capture.read_text(encoding="utf-8") == "".join(
+        Delivery(name, "t", {}, "{}", None, "").to_line() + "\n" for name in ("small", "after"))
+
+
+def test_a_failed_fsync_removes_every_line_it_was_to_cover(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real disk here fails fsync on demand, so fsync is made to fail: the first append
+    syncs, a second one written meanwhile waits for that fsync (group commit), which fails:
+    both raise and neither line stays."""
+    import errno
+
+    capture = tmp_path / "c.jsonl"
+    writer = CaptureWriter(capture)
+    writer.append(Delivery("kept", "t", {}, "{}", None, ""))
+    kept = capture.read_bytes()
+    syncing, release = threading.Event(), threading.Event()
+
+    def failing_fsync(fd: int) -> None:
+        syncing.set()
+        release.wait(10)
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    errors: list[str] = []
+
+    def append(name: str) -> None:
+        try:
+            writer.append(Delivery(name, "t", {}, "{}", None, ""))
+        except OSError as exc:
+            errors.append(f"{name}: {exc.strerror}")
+
+    first = threading.Thread(target=append, args=("first",))
+    first.start()
+    syncing.wait(10)
+    second = threading.Thread(target=append, args=("second",))
+    second.start()
+    line = Delivery("first", "t", {}, "{}", None, "").to_line() + "\n"
+    wait_until = time.monotonic() + 10
+    while capture.stat().st_size < len(kept) + 2 * len(line) and time.monotonic() < wait_until:
+        time.sleep(0.01)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert sorted(errors) == ["first: Input/output error", "second: Input/output error"]
+    assert capture.read_bytes() == kept
+    monkeypatch.undo()
+    writer.append(Delivery("after", "t", {}, "{}", None, ""))
+    writer.close()
+    assert [d.id for d in read_deliveries([capture])] == ["kept", "after"]  # type: ignore[union-attr]
 
 
 # -- replay ----------------------------------------------------------------------------------

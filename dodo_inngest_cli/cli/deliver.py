@@ -372,6 +372,8 @@ def listen(
     listener = Listener(host, port, ListenerConfig(
         path=path if path.startswith("/") else "/" + path, signer=signer, capture=writer,
         forward=relay, ack_after_forward=ack_after_forward, body_limit=body_limit), view.add)
+    # A delivery answered 2xx was captured; its forward runs in the background and its
+    # outcome reaches the view when it is known (or at stop, as not forwarded).
     listener.start()
     view.started(listener.address + listener.config.path, verified=signer is not None,
                  capture=capture, forwarding=target.label if target else None)

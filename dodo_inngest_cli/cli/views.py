@@ -19,6 +19,7 @@ from .output import Output, text
 from .render import STATUS_STYLE, print_findings
 
 if TYPE_CHECKING:
+    from ..listener import Received
     from ..relay import Batch, Dispatch
     from ..replay import ReplayReport
     from ..sending import SendReport
@@ -138,14 +139,15 @@ class ListenView:
         if self.live is not None:
             self.live.__exit__(None, None, None)
 
-    def add(self, received: Any) -> None:
-        """Record one answered request (called from the listener's threads)."""
+    def add(self, received: Received) -> None:
+        """Record one answered request, or a forward's outcome (from the listener's
+        threads)."""
         with self.lock:
-            self.counts["accepted" if received.status < 300 else "refused"] += 1
-            forwarded = getattr(received, "forwarded", None)
+            if not received.follow_up:  # a follow-up reports the forward of one counted before
+                self.counts["accepted" if received.status < 300 else "refused"] += 1
+            forwarded = received.forwarded
             if forwarded is not None:
-                ok = forwarded.outcome in (Outcome.ACCEPTED, Outcome.CANCELLED)
-                self.counts["forwarded" if ok else "forward failed"] += 1
+                self.counts["forward failed" if forwarded.outcome.failing else "forwarded"] += 1
             self.recent = [*self.recent[-19:], received]
             if self.live is not None:
                 self.live.update(self._table())
@@ -156,7 +158,7 @@ class ListenView:
     def _table(self) -> Any:
         rows = []
         for item in self.recent:
-            forwarded = getattr(item, "forwarded", None)
+            forwarded = item.forwarded
             rows.append([text(item.at[11:23]), text(item.delivery or "-"),
                          text(item.event_type or "-"), text(str(item.status)),
                          text({True: "yes", False: "NO", None: "-"}[item.verified]),
@@ -172,10 +174,10 @@ class ListenView:
                            soft_wrap=True)
 
 
-def _received_line(item: Any) -> str:
+def _received_line(item: Received) -> str:
     verified = {True: "verified", False: "NOT verified", None: "unverified"}[item.verified]
     line = f"{item.at} {item.status} {item.delivery or '-'} {item.event_type or '-'} {verified}"
-    forwarded = getattr(item, "forwarded", None)
+    forwarded = item.forwarded
     if forwarded is not None:
         line += f" forwarded: {forwarded.outcome.value}"
         if forwarded.ids:
