@@ -1,7 +1,7 @@
 """Inngest's event contract: what `POST /e/{key}` accepts, checked before anything is sent.
 
-The rules follow Inngest's open-source server (`pkg/event/event.go`, `inbound.go`,
-`eventstream.go`); see shared/reference/inngest.md §1-2.
+The rules follow Inngest's open-source server (github.com/inngest/inngest: `pkg/event/event.go`,
+`pkg/event/inbound.go`, `pkg/eventstream/eventstream.go`) and its docs' limits page.
 """
 
 from __future__ import annotations

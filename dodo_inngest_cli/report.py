@@ -1,4 +1,4 @@
-"""Reports on a list of results: the summary, the JSON of one result (DESIGN §5), JUnit XML and
+"""Reports on a list of results: the summary, the JSON of one result (README, "--format json"), JUnit XML and
 GitHub annotations. Every format holds whatever a transform printed, escaped so it stays
 well-formed; secrets are masked by the writer."""
 

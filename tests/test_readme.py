@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dodo_inngest_cli.rules import RULES
 
 from conftest import ROOT
@@ -54,15 +56,19 @@ def walkthrough_commands() -> list[tuple[str, int]]:
     return commands
 
 
-def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_the_walkthrough_runs_in_one_shell_as_pasted(tmp_path: Path) -> None:
+    """The offline steps in sequence in one shell session, as a reader pastes them: a `cd` in
+    one step holds for the next."""
     shutil.copytree(ROOT / "samples", tmp_path / "samples")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     env = {**os.environ, "NO_COLOR": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     commands = walkthrough_commands()
-    assert len(commands) >= 8
-    for command, expected in commands:
-        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == expected, (command, done.stdout[-2000:], done.stderr[-2000:])
-        assert "Traceback" not in done.stderr, command
+    assert len(commands) >= 9
+    script = "".join(f"{command}\necho \"@@ $? @@\" >&2\n" for command, _ in commands)
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    codes = [int(code) for code in re.findall(r"^@@ (\d+) @@$", done.stderr, re.M)]
+    assert codes == [code for _, code in commands], (done.stdout[-3000:], done.stderr[-3000:])
+    assert "Traceback" not in done.stderr
