@@ -1,7 +1,8 @@
 """The Event API client (`POST /e/{key}`): targets, retries and answers, for every command.
 
 The only module that talks HTTP (httpx). Behaviour follows Inngest's open-source server and
-its official SDKs (github.com/inngest/inngest `pkg/api/api.go`, inngest-py `client.py`): the key lives only in the URL path;
+its official SDKs (github.com/inngest/inngest `pkg/api/api.go`, inngest-py `client.py`): the
+key lives only in the URL path;
 network errors, 5xx and 429 are retried with exponential backoff and full jitter (honouring
 `Retry-After`), other 4xx never are; one `x-inngest-event-id-seed` is kept for all the retries
 of one request, so Inngest mints the same ids.

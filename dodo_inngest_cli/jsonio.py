@@ -25,6 +25,27 @@ def dumps(value: Any, *, indent: int | None = None, sort_keys: bool = False) -> 
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
+def dumps_report(document: dict[str, Any]) -> str:
+    """A report document: a line per top-level key, and each item of a top-level list on a
+    line of its own. Readable, greppable item by item, and fast (each line is written by the
+    C encoder, where full indentation would fall back to the pure-Python one)."""
+
+    def line(value: Any) -> str:
+        return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}",
+                           json.dumps(value, ensure_ascii=False))
+
+    lines = ["{"]
+    for index, (key, value) in enumerate(document.items()):
+        comma = "," if index < len(document) - 1 else ""
+        if isinstance(value, list) and value:
+            lines.append(f"  {line(key)}: [")
+            lines += [f"    {line(item)}," for item in value[:-1]]
+            lines += [f"    {line(value[-1])}", f"  ]{comma}"]
+        else:
+            lines.append(f"  {line(key)}: {line(value)}{comma}")
+    return "\n".join([*lines, "}"]) + "\n"
+
+
 def encode(value: Any) -> bytes:
     """The exact bytes sent over the wire for a JSON value (UTF-8; lone surrogates escaped,
     which Inngest's decoder reads as U+FFFD)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,6 +82,7 @@ class Sample:
         return self.event_type.split(".", 1)[0]
 
 
+@functools.cache
 def bundled(folder: str) -> Path:
     """A bundled samples folder (`webhooks`, `transforms`): inside the package when
     installed, else the repository's."""
@@ -188,9 +190,6 @@ def webhooks() -> list[Webhook]:
 
 
 def read(path: Path) -> Webhook:
-    """A payload file as a Webhook, marked bundled when it is one of the library's."""
+    """A bundled payload file as a Webhook, marked as the library's."""
     webhook = parse_webhook(path.read_bytes(), source=str(shown(path)), name=path.stem)
-    root = library_root()
-    if root == path.resolve().parent or root == path.resolve().parent.parent:
-        return dataclasses.replace(webhook, bundled=True)
-    return webhook
+    return dataclasses.replace(webhook, bundled=True)

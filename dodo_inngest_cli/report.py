@@ -1,6 +1,6 @@
-"""Reports on a list of results: the summary, the JSON of one result (README, "--format json"), JUnit XML and
-GitHub annotations. Every format holds whatever a transform printed, escaped so it stays
-well-formed; secrets are masked by the writer."""
+"""Reports on a list of results: the summary, the JSON of one result (README, "--format
+json"), JUnit XML and GitHub annotations. Every format holds whatever a transform printed,
+escaped so it stays well-formed; secrets are masked by the writer."""
 
 from __future__ import annotations
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,9 +29,14 @@ def content_key(payload: object) -> str:
 def shown(path: Path) -> Path:
     """The path relative to the working directory when it lies below it, for output."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve())
+        return path.resolve().relative_to(_resolved(os.getcwd()))
     except ValueError:
         return path
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved(folder: str) -> Path:
+    return Path(folder).resolve()
 
 
 def split_paths(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:

@@ -68,7 +68,8 @@ class SuiteReport:
         return ExitCode.OK if self.ok else ExitCode.FAILED
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON report (README, "--format json"), with the snapshot and fuzz sections when they ran."""
+        """The JSON report (README, "--format json"), with the snapshot and fuzz sections
+        when they ran."""
         document: dict[str, Any] = {
             "version": REPORT_VERSION, "ok": self.ok,
             "summary": dataclasses.asdict(self.summary),

@@ -149,7 +149,7 @@ def test(
     from .. import jsonio
 
     if output_format is ReportFormat.json:
-        data = jsonio.dumps(report.to_json(), indent=2) + "\n"
+        data = jsonio.dumps_report(report.to_json())
     elif output_format is ReportFormat.junit:
         data = junit_xml(report.results, seconds=report.seconds, fuzzed=report.fuzzed)
     else:
@@ -224,8 +224,8 @@ def fuzz_command(
             progress.stop()
     ok = all(r.ok for r in reports)
     if output_format is Format.json:
-        output.json({"version": 1, "ok": ok, "seed": seed, "examples": examples,
-                     "reports": [r.to_json() for r in reports]})
+        output.report({"version": 1, "ok": ok, "seed": seed, "examples": examples,
+                       "reports": [r.to_json() for r in reports]})
     else:
         print_fuzz(output.out, reports, seed=seed)
     return ExitCode.OK if ok else ExitCode.FAILED

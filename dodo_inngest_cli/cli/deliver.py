@@ -147,7 +147,7 @@ def send(
             if client is not None:
                 client.close()
     if output_format is Format.json:
-        output.json(report.to_json())
+        output.report(report.to_json())
     else:
         print_send(output, report)
     return report.exit_code
@@ -282,7 +282,7 @@ def replay(
     if output_format is Format.json:
         from .views import request_text
 
-        output.json({"version": 1, "target": target.url, "dry_run": dry_run,
+        output.report({"version": 1, "target": target.url, "dry_run": dry_run,
                      **report.to_json(),
                      "requests": [{"method": b.method, "url": b.url, "headers": b.headers,
                                    "payload": b.payload, "text": request_text(b)}
@@ -424,7 +424,7 @@ def verify(
     report = verify_all(captures, load_secret(secret), tolerance_s=tolerance)
     output = Output()
     if output_format is Format.json:
-        output.json(report.to_json())
+        output.report(report.to_json())
     else:
         print_verify(output, report.rows, report.counts())
     return report.exit_code

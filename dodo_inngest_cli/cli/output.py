@@ -109,6 +109,10 @@ class Output:
         """A JSON document on stdout: coloured on a terminal, exact bytes otherwise."""
         self.json_text(jsonio.dumps(document, indent=2) + "\n")
 
+    def report(self, document: dict[str, Any]) -> None:
+        """A report document on stdout, an item a line (see jsonio.dumps_report)."""
+        self.json_text(jsonio.dumps_report(document))
+
     def json_text(self, value: str) -> None:
         """JSON text on stdout, coloured only on a colour terminal and never wrapped."""
         if self.color and self.out.is_terminal:
