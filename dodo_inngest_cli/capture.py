@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import ExitCode, InputError
+from .errors import ExitCode, InputError, verdict
 from .files import open_for_append
 from .models import Webhook
 from .redaction import add_secret
@@ -366,7 +366,7 @@ class VerifyReport:
     @property
     def exit_code(self) -> ExitCode:
         """1 when a signature fails, else 0."""
-        return ExitCode.OK if self.ok else ExitCode.FAILED
+        return verdict(self.ok)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON report."""

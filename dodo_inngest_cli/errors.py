@@ -22,6 +22,13 @@ class ExitCode(enum.IntEnum):
     """Interrupted (Ctrl-C)."""
 
 
+def verdict(ok: bool, *, interrupted: bool = False) -> ExitCode:
+    """The exit code of a run: interrupted, else passed or failed."""
+    if interrupted:
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK if ok else ExitCode.FAILED
+
+
 class DodoInngestError(Exception):
     """An expected failure: what went wrong, where, and what to try."""
 

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 from .cancel import NEVER, Cancel
 from .capture import READABLE_SUFFIXES, Delivery, Problem, check_signature, now_iso
 from .client import EventClient, Target
-from .errors import ExitCode, InputError
+from .errors import ExitCode, InputError, verdict
 from .files import make_folder_for, open_for_append
 from .models import event_type_of, matches
 from .outcomes import Outcome
@@ -360,9 +360,7 @@ class ReplayReport:
     @property
     def exit_code(self) -> ExitCode:
         """0, 1 when a delivery did not go through, 130 when interrupted."""
-        if self.interrupted:
-            return ExitCode.INTERRUPTED
-        return ExitCode.OK if self.ok else ExitCode.FAILED
+        return verdict(self.ok, interrupted=self.interrupted)
 
     def to_json(self) -> dict[str, Any]:
         """The summary as the JSON report shows it."""

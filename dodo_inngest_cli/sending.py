@@ -12,7 +12,7 @@ from typing import Any
 from . import jsonio
 from .cancel import NEVER, Cancel
 from .client import Answer, EventClient, SendError, Target
-from .errors import ExitCode, InputError
+from .errors import ExitCode, InputError, verdict
 from .models import Webhook
 from .outcomes import Outcome
 from .pipeline import Checks
@@ -149,9 +149,7 @@ class SendReport:
     @property
     def exit_code(self) -> ExitCode:
         """0 when every event went through (or would), 1 otherwise, 130 when interrupted."""
-        if self.interrupted:
-            return ExitCode.INTERRUPTED
-        return ExitCode.OK if self.ok else ExitCode.FAILED
+        return verdict(self.ok, interrupted=self.interrupted)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON report (secrets are masked by the writer)."""

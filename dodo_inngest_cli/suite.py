@@ -11,7 +11,7 @@ from typing import Any
 
 from .cancel import NEVER, Cancel
 from .config import Config
-from .errors import ExitCode
+from .errors import ExitCode, verdict
 from .models import Result, Webhook
 from .pipeline import Planned, run_plan
 from .plan import Choices, checks, expectations, plan_tests
@@ -65,7 +65,7 @@ class SuiteReport:
     @property
     def exit_code(self) -> ExitCode:
         """0 when everything passed, 1 otherwise."""
-        return ExitCode.OK if self.ok else ExitCode.FAILED
+        return verdict(self.ok)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON report (README, "--format json"), with the snapshot and fuzz sections
