@@ -26,6 +26,7 @@ from .options import (
     SeedOpt,
     StrictOpt,
     TimeLimitOpt,
+    WatchOpt,
     choices,
 )
 
@@ -95,6 +96,7 @@ def test(
     env: EnvOpt = None,
     endpoint_url: EndpointOpt = None,
     config: ConfigOpt = None,
+    watch: WatchOpt = False,
 ) -> int:
     """Run transforms over sample payloads and check every result against Inngest's contract.
 
@@ -108,6 +110,7 @@ def test(
       dodo-inngest test -t payment.js -s samples/webhooks --event 'payment.*'
       dodo-inngest test --snapshots tests/snapshots --update-snapshots
       dodo-inngest test --format junit --output report.xml
+      dodo-inngest test --watch
     """
     from ..ci import github_actions
     from ..config import load_config
@@ -125,15 +128,30 @@ def test(
                            events=event or (), snapshots=snapshots,
                            update_snapshots=update_snapshots, prune=prune, schemas=schemas,
                            triggers=triggers, fuzz=fuzz, seed=seed, save_failures=save_failures)
+    chosen = choices(ignore=ignore, strict=strict, dodo_check=dodo_check, time_limit=time_limit,
+                     memory_limit=memory_limit, env=env, endpoint_url=endpoint_url)
+    detail = Detail.SUMMARY if quiet else Detail.FAILURES if only_failures else Detail.ALL
+    if watch:
+        from ..errors import InputError
+        from ..watch import suite_setup
+        from .watching import watch_test
+
+        clashing = [flag for flag, given in (
+            (f"--format {output_format.value}", output_format is not ReportFormat.text),
+            ("--output", output is not None), ("--update-snapshots", update_snapshots),
+            ("--prune", prune), ("--fuzz", fuzz > 0)) if given]
+        if clashing:
+            raise InputError(f"--watch cannot be combined with {clashing[0]}",
+                             hint="watching shows text for people; run that once without "
+                                  "--watch")
+        return watch_test(lambda: suite_setup(config, chosen, options), output_,
+                          show_output=show_output, detail=detail)
     with interruptible() as cancel:
         try:
-            report = run_suite(load_config(config), choices(
-                ignore=ignore, strict=strict, dodo_check=dodo_check, time_limit=time_limit,
-                memory_limit=memory_limit, env=env, endpoint_url=endpoint_url), options,
-                cancel=cancel, on_fuzz_start=progress.start, on_fuzz_report=progress.advance)
+            report = run_suite(load_config(config), chosen, options, cancel=cancel,
+                               on_fuzz_start=progress.start, on_fuzz_report=progress.advance)
         finally:
             progress.stop()
-    detail = Detail.SUMMARY if quiet else Detail.FAILURES if only_failures else Detail.ALL
     if output_format is ReportFormat.text:
         if output is not None:
             with report_file(output) as handle:
@@ -248,6 +266,7 @@ def run(
     env: EnvOpt = None,
     endpoint_url: EndpointOpt = None,
     config: ConfigOpt = None,
+    watch: WatchOpt = False,
 ) -> int:
     """Run one transform on one payload: the outgoing payload on stdout, findings on stderr.
 
@@ -257,40 +276,42 @@ def run(
       dodo-inngest run payment.js samples/webhooks/payment.succeeded.json
       dodo-inngest run payment.js payment.succeeded --request
       cat delivery.json | dodo-inngest run payment.js - | jq .name
+      dodo-inngest run payment.js payment.succeeded --watch
     """
     from ..config import load_config
     from ..errors import InputError
     from ..models import Status
     from ..pipeline import evaluate
-    from ..plan import checks, load_transform, payloads
+    from ..plan import checks, load_transform, one_payload
     from ..sources import parse_webhook
     from .output import Output
-    from .render import console_lines, findings_grid
+    from .render import print_run
 
-    config_ = load_config(config)
     chosen = choices(ignore=ignore, strict=strict, dodo_check=dodo_check,
                      time_limit=time_limit, memory_limit=memory_limit, env=env,
                      endpoint_url=endpoint_url)
+    if watch:
+        from ..watch import run_setup
+        from .watching import watch_run
+
+        if payload is None or payload == "-":
+            raise InputError("run --watch needs a payload file or a bundled sample name, not "
+                             "standard input", hint="dodo-inngest run payment.js "
+                                                    "payment.succeeded --watch")
+        named = payload
+        return watch_run(lambda: run_setup(config, chosen, transform, named), Output(),
+                         request=request)
+    config_ = load_config(config)
     if payload is None or payload == "-":
         if payload is None and sys.stdin.isatty():
             raise InputError("no payload: name a .json file or a bundled sample, or pipe one in",
                              hint="dodo-inngest run payment.js payment.succeeded")
         webhook = parse_webhook(sys.stdin.buffer.read(), source="<stdin>", name="stdin")
     else:
-        found = payloads([payload])
-        if len(found) != 1:
-            raise InputError(f"{payload}: holds {len(found)} payloads; run takes one",
-                             hint="name one file, or use 'dodo-inngest test' for many")
-        webhook = found[0]
+        webhook = one_payload(payload)
     result = evaluate(load_transform(transform, config_, chosen), webhook,
                       checks(config_, chosen))
-    output = Output()
-    for line in console_lines(result.console, indent=""):
-        output.err.print(line, soft_wrap=True)
-    if result.findings:
-        output.err.print(findings_grid(result.findings))
-    if result.request is not None and result.status not in (Status.CANCELLED, Status.ERROR):
-        output.json(result.request.to_json() if request else result.request.payload)
+    print_run(Output(), result, request=request)
     return ExitCode.FAILED if result.status in (Status.FAILED, Status.ERROR) else ExitCode.OK
 
 

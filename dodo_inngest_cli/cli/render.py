@@ -16,7 +16,7 @@ from ..models import ConsoleLine, Result, Status
 from ..report import Summary
 from ..rules import Finding, Rule, Severity
 from .layout import Column, print_rows
-from .output import text
+from .output import Output, text
 
 if TYPE_CHECKING:
     from ..library import Sample
@@ -172,6 +172,17 @@ def _generic(item: Finding, result: Result) -> Finding:
         if name:
             message = message.replace(name, "<sample>")
     return dataclasses.replace(item, message=message)
+
+
+def print_run(output: Output, result: Result, *, request: bool) -> None:
+    """`run`'s output: console lines and findings on stderr, the outgoing payload (or the
+    whole request) on stdout unless cancelled or failed to run."""
+    for line in console_lines(result.console, indent=""):
+        output.err.print(line, soft_wrap=True)
+    if result.findings:
+        output.err.print(findings_grid(result.findings))
+    if result.request is not None and result.status not in (Status.CANCELLED, Status.ERROR):
+        output.json(result.request.to_json() if request else result.request.payload)
 
 
 def json_text(value: str) -> Text:
