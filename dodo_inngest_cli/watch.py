@@ -34,7 +34,7 @@ from .snapshots import Change, diff, document, without
 from .sources import PAYLOAD_SUFFIXES, TRANSFORM_SUFFIXES, read_webhook
 from .suite import SuiteOptions
 
-STEP_MS = 50
+STEP_MS = 25
 """Changes closer together than this are one re-run (watchfiles' quiet period)."""
 DEBOUNCE_MS = 1000
 """However long a burst of changes goes on, it is re-run after at most this long."""
