@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import httpx
 from standardwebhooks.webhooks import Webhook as Signer
@@ -194,9 +195,13 @@ def save_to_line(command: list[str], folder: Path, edits: int, ready: list[tuple
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out: queue.Queue[str] = queue.Queue()
     err: queue.Queue[str] = queue.Queue()
+
+    def pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+        for line in stream:
+            lines.put(line)
+
     for stream, lines in ((process.stdout, out), (process.stderr, err)):
-        threading.Thread(target=lambda s=stream, q=lines: [q.put(x) for x in s],
-                         daemon=True).start()
+        threading.Thread(target=pump, args=(stream, lines), daemon=True).start()
 
     def wait_for(lines: queue.Queue[str], text: str) -> None:
         while text not in lines.get(timeout=60):
@@ -205,8 +210,8 @@ def save_to_line(command: list[str], folder: Path, edits: int, ready: list[tuple
     code = PAYMENT_JS.read_text()
     times = []
     try:
-        for stream, text in ready:
-            wait_for(out if stream == "out" else err, text)
+        for where, text in ready:
+            wait_for(out if where == "out" else err, text)
         time.sleep(0.5)  # a quiet start: no event from setting up
         for index in range(edits):
             started = time.perf_counter()
