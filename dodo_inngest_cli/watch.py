@@ -23,6 +23,7 @@ from typing import Any
 
 from .cancel import NEVER, Cancel
 from .errors import DodoInngestError
+from .inngest import event_names
 from .models import Result, Status, Webhook
 from .pipeline import Checks, Expectations, Planned, check_input, evaluate, skipped
 from .plan import Choices, checks, expectations, one_payload, plan_tests, transform_options
@@ -218,12 +219,6 @@ def dependencies(setup: Setup, results: Iterable[Result]) -> Dependencies:
         config=setup.config_file.resolve() if setup.config_file else None, trees=trees,
         roots=resolved,
         folders=tuple(sorted(folder for folder in folders if folder.is_dir())))
-
-
-def event_names(payload: Any) -> list[str]:
-    """The Inngest event names in an outgoing payload (one event or an array of them)."""
-    events = payload if isinstance(payload, list) else [payload]
-    return [e["name"] for e in events if isinstance(e, dict) and isinstance(e.get("name"), str)]
 
 
 class WatchSession:
