@@ -17,6 +17,7 @@ from .options import (
     EndpointOpt,
     EnvOpt,
     EventGlobOpt,
+    FailOnUnhandledOpt,
     Format,
     FormatOpt,
     FuzzOpt,
@@ -97,6 +98,10 @@ def test(
     endpoint_url: EndpointOpt = None,
     config: ConfigOpt = None,
     watch: WatchOpt = False,
+    coverage: Annotated[bool, typer.Option(
+        "--coverage", help="Also map every Dodo event type × transform (as `coverage`).")]
+    = False,
+    fail_on_unhandled: FailOnUnhandledOpt = False,
 ) -> int:
     """Run transforms over sample payloads and check every result against Inngest's contract.
 
@@ -117,6 +122,7 @@ def test(
     from ..errors import in_range
     from ..report import github_annotations, junit_xml
     from ..suite import SuiteOptions, run_suite
+    from .coverage import print_coverage, report_unhandled
     from .interrupt import interruptible
     from .output import Output, file_console, report_file
     from .render import Detail, FuzzProgress, print_fuzz, print_snapshots, print_suite, summary_line
@@ -127,7 +133,8 @@ def test(
     options = SuiteOptions(paths=paths or (), transforms=transform or (), samples=samples or (),
                            events=event or (), snapshots=snapshots,
                            update_snapshots=update_snapshots, prune=prune, schemas=schemas,
-                           triggers=triggers, fuzz=fuzz, seed=seed, save_failures=save_failures)
+                           triggers=triggers, fuzz=fuzz, seed=seed, save_failures=save_failures,
+                           coverage=coverage, fail_on_unhandled=fail_on_unhandled)
     chosen = choices(ignore=ignore, strict=strict, dodo_check=dodo_check, time_limit=time_limit,
                      memory_limit=memory_limit, env=env, endpoint_url=endpoint_url)
     detail = Detail.SUMMARY if quiet else Detail.FAILURES if only_failures else Detail.ALL
@@ -139,7 +146,8 @@ def test(
         clashing = [flag for flag, given in (
             (f"--format {output_format.value}", output_format is not ReportFormat.text),
             ("--output", output is not None), ("--update-snapshots", update_snapshots),
-            ("--prune", prune), ("--fuzz", fuzz > 0)) if given]
+            ("--prune", prune), ("--fuzz", fuzz > 0), ("--coverage", coverage),
+            ("--fail-on-unhandled", fail_on_unhandled)) if given]
         if clashing:
             raise InputError(f"--watch cannot be combined with {clashing[0]}",
                              hint="watching shows text for people; run that once without "
@@ -161,6 +169,11 @@ def test(
             print_snapshots(output_.out, report.snapshots, report.orphans, report.pruned)
         if fuzz and detail is not Detail.SUMMARY:
             print_fuzz(output_.out, report.fuzzed, seed=seed)
+        if report.coverage is not None and detail is not Detail.SUMMARY:
+            output_.out.print()
+            print_coverage(output_, report.coverage, fields=False)
+        if report.coverage is not None:
+            report_unhandled(output_, report.coverage, fail_on_unhandled=fail_on_unhandled)
         if github_actions():
             output_.data(github_annotations(report.results))
         return report.exit_code
@@ -172,6 +185,8 @@ def test(
         data = junit_xml(report.results, seconds=report.seconds, fuzzed=report.fuzzed)
     else:
         data = github_annotations(report.results)
+    if report.coverage is not None:
+        report_unhandled(output_, report.coverage, fail_on_unhandled=fail_on_unhandled)
     if output is not None:
         with report_file(output) as handle:
             handle.write(data)
