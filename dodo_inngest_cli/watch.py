@@ -272,12 +272,8 @@ class WatchSession:
     def _update(self, changed: set[Path]) -> tuple[Setup, set[PairKey]]:
         """The setup after these changes, and the pairs to re-run."""
         deps = self.deps
-        moved = any((path in deps.inputs) != path.is_file() and path.suffix in WATCHED_SUFFIXES
-                    and not path.name.startswith(".") for path in changed
-                    if path in deps.inputs or any(path.is_relative_to(t) for t in deps.trees))
-        expectations_changed = any(path in deps.replan or _under(path, self.state.expect)
-                                   for path in changed)
-        if moved or expectations_changed:
+        if any(_joins_or_leaves(path, deps) or path in deps.replan
+               or _under(path, self.state.expect) for path in changed):
             state = self._setup()
             self._inputs.clear()
             keys = {(p.transform.path, w.source) for p in state.plan for w in state.webhooks}
@@ -320,6 +316,16 @@ class WatchSession:
             self._inputs[key] = check_input(webhook, state.checks)
         return evaluate(planned.transform, webhook, state.checks, self._inputs[key],
                         state.expect)
+
+
+def _joins_or_leaves(path: Path, deps: Dependencies) -> bool:
+    """Whether a changed path takes a transform or payload out of the plan (it is gone) or
+    brings one in (new in a watched folder of inputs)."""
+    if path.name.startswith(".") or path.suffix not in WATCHED_SUFFIXES:
+        return False
+    if path in deps.inputs:
+        return not path.is_file()
+    return path.is_file() and any(path.is_relative_to(tree) for tree in deps.trees)
 
 
 def _under(path: Path, expect: Expectations) -> bool:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from ..errors import ExitCode
 from ..models import Result, Status
+from ..rules import Severity
 from ..sources import shown
 from ..watch import Delta, Dependencies, Kind, Round, Setup, WatchSession, follow
 from .interrupt import interruptible
@@ -145,6 +146,6 @@ def delta_line(delta: Delta) -> Text:
 
 def _why(result: Result) -> str:
     if result.status in (Status.FAILED, Status.ERROR):
-        codes = dict.fromkeys(f.code for f in result.findings if f.severity.value == "error")
+        codes = dict.fromkeys(f.code for f in result.findings if f.severity is Severity.ERROR)
         return f" ({' '.join(codes) or 'warnings, strict'})"
     return f" ({result.status.value})"
