@@ -182,24 +182,26 @@ class Dependencies:
 def dependencies(setup: Setup, results: Iterable[Result]) -> Dependencies:
     """The file → pairs map of a plan and its latest results."""
     pairs: dict[Path, set[PairKey]] = {}
+    resolved: dict[str, Path] = {}  # many pairs share a file: resolve each once
 
-    def add(path: Path, key: PairKey) -> None:
-        pairs.setdefault(path.resolve(), set()).add(key)
+    def add(path: str, key: PairKey) -> Path:
+        if path not in resolved:
+            resolved[path] = Path(path).resolve()
+        pairs.setdefault(resolved[path], set()).add(key)
+        return resolved[path]
 
     store, schemas = setup.expect.snapshots, setup.expect.schemas
     inputs: set[Path] = set()
     for result in results:
         key = (result.transform, result.source)
-        for path in (Path(result.transform), Path(result.source)):
-            add(path, key)
-            inputs.add(path.resolve())
+        inputs.update((add(result.transform, key), add(result.source, key)))
         if store is not None:
-            add(store.path(result.transform, result.sample), key)
+            add(str(store.path(result.transform, result.sample)), key)
         if schemas is not None and result.request is not None:
             for name in event_names(result.request.payload):
-                add(schema_path(schemas.root, name), key)
+                add(str(schema_path(schemas.root, name)), key)
         if setup.triggers_file is not None and result.triggers is not None:
-            add(setup.triggers_file, key)
+            add(str(setup.triggers_file), key)
     replan = {path.resolve() for path in (setup.config_file, setup.triggers_file) if path}
     trees = tuple(tree.resolve() for tree in setup.trees)
     roots = list(trees)
@@ -207,9 +209,9 @@ def dependencies(setup: Setup, results: Iterable[Result]) -> Dependencies:
         roots.append(store.root.resolve())
     if schemas is not None:
         roots.append(schemas.root.resolve())
-    resolved = tuple(dict.fromkeys(roots))
+    unique = tuple(dict.fromkeys(roots))
     folders = {path.parent for path in [*pairs, *replan]}
-    for root in resolved:
+    for root in unique:
         folders.add(root)
         folders.update(p for p in root.rglob("*") if p.is_dir()
                        and not any(part.startswith(".") for part in p.relative_to(root).parts))
@@ -217,7 +219,7 @@ def dependencies(setup: Setup, results: Iterable[Result]) -> Dependencies:
         pairs={path: frozenset(keys) for path, keys in pairs.items()},
         inputs=frozenset(inputs), replan=frozenset(replan),
         config=setup.config_file.resolve() if setup.config_file else None, trees=trees,
-        roots=resolved,
+        roots=unique,
         folders=tuple(sorted(folder for folder in folders if folder.is_dir())))
 
 
