@@ -37,6 +37,8 @@ class Settings(_Model):
     transforms: list[TransformEntry] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
+    ignore_events: list[str] = Field(default_factory=list)
+    """Dodo event types (globs) the project deliberately does not send: not unhandled."""
     strict: bool = False
     dodo_check: bool = True
     snapshots: str | None = None

@@ -27,6 +27,12 @@ FUTURE_TOLERANCE_MS = 60_000
 """Clock skew allowed before a `ts` counts as in the future."""
 
 
+def event_names(payload: Any) -> list[str]:
+    """The event names in an outgoing payload (one event or an array of them)."""
+    events = payload if isinstance(payload, list) else [payload]
+    return [e["name"] for e in events if isinstance(e, dict) and isinstance(e.get("name"), str)]
+
+
 def check_payload(payload: Any, *, now_ms: int | None = None) -> list[Finding]:
     """Check an outgoing payload (one event or an array of them) against the contract."""
     now = int(time.time() * 1000) if now_ms is None else now_ms

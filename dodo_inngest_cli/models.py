@@ -95,6 +95,9 @@ class TransformResult:
     console: list[ConsoleLine]
     duration_ms: float
     stack: str = ""
+    reads: tuple[str, ...] | None = None
+    """The payload fields the handler read (JSON pointers, `*` for array items), when the run
+    tracked them."""
 
 
 class Status(str, enum.Enum):

@@ -127,6 +127,15 @@ def _read(path: Path) -> Webhook:
     return read_webhook(shown(path))
 
 
+def one_payload(item: str) -> Webhook:
+    """The one payload a `run` takes: a .json file or a bundled sample name."""
+    found = payloads([item])
+    if len(found) != 1:
+        raise InputError(f"{item}: holds {len(found)} payloads; run takes one",
+                         hint="name one file, or use 'dodo-inngest test' for many")
+    return found[0]
+
+
 def expectations(config: Config, *, snapshots: Path | None = None, update: bool = False,
                  schemas: Path | None = None, triggers: Path | None = None) -> Expectations:
     """Snapshots, schemas and triggers from flags, else from the config."""

@@ -89,10 +89,10 @@ function __dodo_settled(out) {
     out.then(function __dodo_done(v) { __dodo_state = "done"; __dodo_value = v; }, __dodo_fail);
   } else { __dodo_state = "done"; __dodo_value = out; }
 }
-function __dodo_start(body, url, env) {
+function __dodo_start(body, url, env, wrap) {
   var p = JSON.parse(body);
   try {
-    var out = handler({ method: "POST", url: url, payload: p, env: JSON.parse(env),
+    var out = handler({ method: "POST", url: url, payload: wrap ? wrap(p) : p, env: JSON.parse(env),
       eventType: p && typeof p.type === "string" ? p.type : "", transformationsParams: {} });
   } catch (e) { return __dodo_fail(e); }
   __dodo_settled(out);
@@ -124,6 +124,44 @@ function __dodo_finish(whole) {
 """.replace("CONSOLE_SOURCE", json.dumps(re.sub(r"\n\s*", "\n", _CONSOLE))) \
     .replace("TIMERS_SOURCE", json.dumps(re.sub(r"\n\s*", "\n", _SET_TIMERS))) \
     .replace("DESCRIBE_SOURCE", json.dumps(re.sub(r"\n\s*", " ", _DESCRIBE)))
+
+# Evaluated only by runs that track field reads: `__dodo_track(payload)` gives a proxy that
+# records the JSON pointer of every payload field the handler reads (`*` for array items) until
+# the handler's result settles; `JSON.stringify(__dodo_reads)` gives them in first-read order.
+_TRACK_READS = r"""
+var __dodo_reads = [];
+function __dodo_track(root) {
+  var proxies = new WeakMap(), seen = {};
+  function note(path) {
+    if (__dodo_state === null && !seen[path]) { seen[path] = true; __dodo_reads.push(path); }
+  }
+  function token(key) { return key.replace(/~/g, "~0").replace(/\//g, "~1"); }
+  function wrap(value, path) {
+    if (value === null || typeof value !== "object") return value;
+    if (proxies.has(value)) return proxies.get(value);
+    var list = Array.isArray(value);
+    var proxy = new Proxy(value, {
+      get: function __dodo_read(target, key, receiver) {
+        var v = Reflect.get(target, key, receiver);
+        if (typeof key !== "string" || __dodo_state !== null) return v;
+        if (list ? !/^\d+$/.test(key) : typeof v === "function" && !Object.hasOwn(target, key))
+          return v;  // length, methods
+        var where = path + "/" + (list ? "*" : token(key));
+        note(where);
+        return wrap(v, where);
+      },
+      has: function __dodo_has(target, key) {
+        if (typeof key === "string" && !list) note(path + "/" + token(key));
+        return Reflect.has(target, key);
+      },
+      ownKeys: function __dodo_keys(target) { note(path); return Reflect.ownKeys(target); }
+    });
+    proxies.set(value, proxy);
+    return proxy;
+  }
+  return wrap(root, "");
+}
+"""
 
 # Evaluated by InngestTransform runs only.
 _START_TRANSFORM = r"""
@@ -279,11 +317,16 @@ class Transform(_Script):
                          env=json.loads(self.env_json), endpoint_url=url,
                          endpoint_headers=self.endpoint_headers)
 
-    def run(self, webhook: Webhook) -> TransformResult:
-        """Run the handler on one webhook in a fresh context; never raises for script faults."""
+    def run(self, webhook: Webhook, *, track_reads: bool = False) -> TransformResult:
+        """Run the handler on one webhook in a fresh context; never raises for script faults.
+
+        With track_reads, the handler sees the payload through a proxy and the result lists
+        the payload fields it read (`reads`).
+        """
         started = time.perf_counter()
         if self._load_error is not None:
-            return self._load_error
+            return dataclasses.replace(self._load_error, reads=()) if track_reads \
+                else self._load_error
         run = _Run(self)
 
         run.input_bytes = len(webhook.body)
@@ -292,13 +335,16 @@ class Transform(_Script):
             run.context.set("__dodo_body", webhook.body)
             run.context.set("__dodo_url", self.endpoint_url)
             run.context.set("__dodo_env", self.env_json)
+            if track_reads:
+                run.call(_TRACK_READS)
+            wrap = ", __dodo_track" if track_reads else ""
             # One evaluation: the code keeps its line numbers, the call goes on a line after.
-            run.call(self.code + "\n;__dodo_start(__dodo_body, __dodo_url, __dodo_env)")
+            run.call(self.code + f"\n;__dodo_start(__dodo_body, __dodo_url, __dodo_env{wrap})")
 
         report = run.execute(started, start, whole=False)
-        if isinstance(report, TransformResult):
-            return report
-        return run.output_result(started, webhook, report)
+        result = report if isinstance(report, TransformResult) \
+            else run.output_result(started, webhook, report)
+        return dataclasses.replace(result, reads=run.reads()) if track_reads else result
 
 
 DEFAULT_INNGEST_TRANSFORM = """\
@@ -451,6 +497,14 @@ class _Run:
                 raise _Timeout  # a promise that never settles: production times out too
             self.virtual_ms = max(self.virtual_ms, float(due))
             self.call("__dodo_fire()")
+
+    def reads(self) -> tuple[str, ...]:
+        """The payload fields a tracked run read, if the context can still answer."""
+        try:
+            self.context.set_time_limit(-1)
+            return tuple(json.loads(self.context.eval("JSON.stringify(__dodo_reads)")))
+        except quickjs.JSException:
+            return ()
 
     def read_console(self) -> None:
         """Fetch what the script logged, if the context can still answer."""

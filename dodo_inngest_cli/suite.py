@@ -7,7 +7,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cancel import NEVER, Cancel
 from .config import Config
@@ -18,6 +18,9 @@ from .plan import Choices, checks, expectations, plan_tests
 from .report import REPORT_VERSION, Summary, result_json
 from .snapshots import Scope, SnapshotStore
 from .sources import split_paths
+
+if TYPE_CHECKING:
+    from .coverage import CoverageMap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +39,10 @@ class SuiteOptions:
     fuzz: int = 0
     seed: int = 0
     save_failures: Path | None = None
+    coverage: bool = False
+    """Also map every Dodo event type × transform."""
+    fail_on_unhandled: bool = False
+    """Fail when an event type is neither sent nor declared ignored (implies coverage)."""
 
 
 @dataclasses.dataclass
@@ -51,6 +58,8 @@ class SuiteReport:
     """fuzz.FuzzReport per transform × event type fuzzed."""
     seed: int = 0
     examples: int = 0
+    coverage: CoverageMap | None = None
+    fail_on_unhandled: bool = False
 
     @property
     def summary(self) -> Summary:
@@ -59,8 +68,11 @@ class SuiteReport:
 
     @property
     def ok(self) -> bool:
-        """Nothing failed or errored, and no fuzzed payload failed."""
-        return self.summary.ok and all(report.ok for report in self.fuzzed)
+        """Nothing failed or errored, no fuzzed payload failed, and (when asked) every event
+        type is sent or declared ignored."""
+        unhandled = self.fail_on_unhandled and self.coverage is not None \
+            and bool(self.coverage.unhandled)
+        return self.summary.ok and all(report.ok for report in self.fuzzed) and not unhandled
 
     @property
     def exit_code(self) -> ExitCode:
@@ -79,6 +91,8 @@ class SuiteReport:
         if self.examples:
             document["fuzz"] = {"seed": self.seed, "examples": self.examples,
                                 "reports": [report.to_json() for report in self.fuzzed]}
+        if self.coverage is not None:
+            document["coverage"] = self.coverage.to_json()
         return document
 
 
@@ -112,6 +126,12 @@ def run_suite(config: Config, choices: Choices, options: SuiteOptions, *,
     if store is not None:
         report.pruned = store.prune() if options.prune else []
         report.orphans = store.orphans()
+    if options.coverage or options.fail_on_unhandled:
+        from .coverage import coverage_map
+
+        report.coverage = coverage_map(plan, webhooks, judged, results=results,
+                                       ignore=config.settings.ignore_events)
+        report.fail_on_unhandled = options.fail_on_unhandled
     if options.fuzz:
         from .fuzz import fuzz_plan
 

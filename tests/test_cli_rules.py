@@ -64,7 +64,7 @@ def test_every_command_and_option_has_help_and_an_example(cli: RunCli) -> None:
     import typer
 
     root = typer.main.get_command(app)
-    assert len(commands()) == 13
+    assert len(commands()) == 14
     for path in commands():
         command = root
         for part in path:

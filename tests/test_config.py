@@ -55,8 +55,8 @@ def test_flags_override_config(cli: RunCli, in_tmp: Path) -> None:
 @pytest.mark.parametrize(("table", "stderr"), [
     pytest.param('samples = ["s"]\nsampels = []\n',
                  "error: {cfg}: sampels: unknown key\nhint: known keys: dodo-check, endpoint-url, "
-                 "env, ignore, memory-limit, samples, schemas, snapshot-ignore, snapshots, "
-                 "stack-limit, strict, time-limit, transforms, triggers\n",
+                 "env, ignore, ignore-events, memory-limit, samples, schemas, snapshot-ignore, "
+                 "snapshots, stack-limit, strict, time-limit, transforms, triggers\n",
                  id="unknown-key"),
     pytest.param('[[transforms]]\nfile = "t/pay.js"\nevnts = ["payment.*"]\n',
                  "error: {cfg}: transforms[0].evnts: unknown key\nhint: known keys: events, file\n",

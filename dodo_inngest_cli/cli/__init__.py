@@ -1,7 +1,8 @@
 """The `dodo-inngest` command line: each command parses its options, calls the core, renders
 the result, and returns the exit code the result gives.
 
-`app` is assembled here from the command families (`check`, `deliver`, `project`); this module
+`app` is assembled here from the command families (`check`, `coverage`, `deliver`, `project`);
+this module
 is also the one place that turns errors into a message, a hint and an exit code. Modules that
 pull in QuickJS, httpx, the Dodo SDK or Hypothesis are imported inside the commands, so help
 and `rules` start fast.
@@ -20,7 +21,7 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import DodoInngestError, ExitCode
-from . import check, deliver, project
+from . import check, coverage, deliver, project
 
 DEBUG_ENV = "DODO_INNGEST_DEBUG"
 GLOBAL_FLAGS = ("--debug", "--version")
@@ -139,7 +140,7 @@ def _root(
     """Test, check, send and replay Dodo Payments webhook transformations for Inngest."""
 
 
-for _family in (check, deliver, project):
+for _family in (check, coverage, deliver, project):
     _family.register(app)
 
 

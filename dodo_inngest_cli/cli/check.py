@@ -17,6 +17,7 @@ from .options import (
     EndpointOpt,
     EnvOpt,
     EventGlobOpt,
+    FailOnUnhandledOpt,
     Format,
     FormatOpt,
     FuzzOpt,
@@ -26,6 +27,7 @@ from .options import (
     SeedOpt,
     StrictOpt,
     TimeLimitOpt,
+    WatchOpt,
     choices,
 )
 
@@ -95,6 +97,11 @@ def test(
     env: EnvOpt = None,
     endpoint_url: EndpointOpt = None,
     config: ConfigOpt = None,
+    watch: WatchOpt = False,
+    coverage: Annotated[bool, typer.Option(
+        "--coverage", help="Also map every Dodo event type × transform (as `coverage`).")]
+    = False,
+    fail_on_unhandled: FailOnUnhandledOpt = False,
 ) -> int:
     """Run transforms over sample payloads and check every result against Inngest's contract.
 
@@ -108,12 +115,14 @@ def test(
       dodo-inngest test -t payment.js -s samples/webhooks --event 'payment.*'
       dodo-inngest test --snapshots tests/snapshots --update-snapshots
       dodo-inngest test --format junit --output report.xml
+      dodo-inngest test --watch
     """
     from ..ci import github_actions
     from ..config import load_config
     from ..errors import in_range
     from ..report import github_annotations, junit_xml
     from ..suite import SuiteOptions, run_suite
+    from .coverage_view import print_coverage, report_unhandled
     from .interrupt import interruptible
     from .output import Output, file_console, report_file
     from .render import Detail, FuzzProgress, print_fuzz, print_snapshots, print_suite, summary_line
@@ -124,16 +133,33 @@ def test(
     options = SuiteOptions(paths=paths or (), transforms=transform or (), samples=samples or (),
                            events=event or (), snapshots=snapshots,
                            update_snapshots=update_snapshots, prune=prune, schemas=schemas,
-                           triggers=triggers, fuzz=fuzz, seed=seed, save_failures=save_failures)
+                           triggers=triggers, fuzz=fuzz, seed=seed, save_failures=save_failures,
+                           coverage=coverage, fail_on_unhandled=fail_on_unhandled)
+    chosen = choices(ignore=ignore, strict=strict, dodo_check=dodo_check, time_limit=time_limit,
+                     memory_limit=memory_limit, env=env, endpoint_url=endpoint_url)
+    detail = Detail.SUMMARY if quiet else Detail.FAILURES if only_failures else Detail.ALL
+    if watch:
+        from ..errors import InputError
+        from ..watch import suite_setup
+        from .watching import watch_test
+
+        clashing = [flag for flag, given in (
+            (f"--format {output_format.value}", output_format is not ReportFormat.text),
+            ("--output", output is not None), ("--update-snapshots", update_snapshots),
+            ("--prune", prune), ("--fuzz", fuzz > 0), ("--coverage", coverage),
+            ("--fail-on-unhandled", fail_on_unhandled)) if given]
+        if clashing:
+            raise InputError(f"--watch cannot be combined with {clashing[0]}",
+                             hint="watching shows text for people; run that once without "
+                                  "--watch")
+        return watch_test(lambda: suite_setup(config, chosen, options), output_,
+                          show_output=show_output, detail=detail)
     with interruptible() as cancel:
         try:
-            report = run_suite(load_config(config), choices(
-                ignore=ignore, strict=strict, dodo_check=dodo_check, time_limit=time_limit,
-                memory_limit=memory_limit, env=env, endpoint_url=endpoint_url), options,
-                cancel=cancel, on_fuzz_start=progress.start, on_fuzz_report=progress.advance)
+            report = run_suite(load_config(config), chosen, options, cancel=cancel,
+                               on_fuzz_start=progress.start, on_fuzz_report=progress.advance)
         finally:
             progress.stop()
-    detail = Detail.SUMMARY if quiet else Detail.FAILURES if only_failures else Detail.ALL
     if output_format is ReportFormat.text:
         if output is not None:
             with report_file(output) as handle:
@@ -143,6 +169,11 @@ def test(
             print_snapshots(output_.out, report.snapshots, report.orphans, report.pruned)
         if fuzz and detail is not Detail.SUMMARY:
             print_fuzz(output_.out, report.fuzzed, seed=seed)
+        if report.coverage is not None and detail is not Detail.SUMMARY:
+            output_.out.print()
+            print_coverage(output_, report.coverage, fields=False)
+        if report.coverage is not None:
+            report_unhandled(output_, report.coverage, fail_on_unhandled=fail_on_unhandled)
         if github_actions():
             output_.data(github_annotations(report.results))
         return report.exit_code
@@ -154,6 +185,8 @@ def test(
         data = junit_xml(report.results, seconds=report.seconds, fuzzed=report.fuzzed)
     else:
         data = github_annotations(report.results)
+    if report.coverage is not None:
+        report_unhandled(output_, report.coverage, fail_on_unhandled=fail_on_unhandled)
     if output is not None:
         with report_file(output) as handle:
             handle.write(data)
@@ -248,6 +281,7 @@ def run(
     env: EnvOpt = None,
     endpoint_url: EndpointOpt = None,
     config: ConfigOpt = None,
+    watch: WatchOpt = False,
 ) -> int:
     """Run one transform on one payload: the outgoing payload on stdout, findings on stderr.
 
@@ -257,40 +291,42 @@ def run(
       dodo-inngest run payment.js samples/webhooks/payment.succeeded.json
       dodo-inngest run payment.js payment.succeeded --request
       cat delivery.json | dodo-inngest run payment.js - | jq .name
+      dodo-inngest run payment.js payment.succeeded --watch
     """
     from ..config import load_config
     from ..errors import InputError
     from ..models import Status
     from ..pipeline import evaluate
-    from ..plan import checks, load_transform, payloads
+    from ..plan import checks, load_transform, one_payload
     from ..sources import parse_webhook
     from .output import Output
-    from .render import console_lines, print_findings
+    from .render import print_run
 
-    config_ = load_config(config)
     chosen = choices(ignore=ignore, strict=strict, dodo_check=dodo_check,
                      time_limit=time_limit, memory_limit=memory_limit, env=env,
                      endpoint_url=endpoint_url)
+    if watch:
+        from ..watch import run_setup
+        from .watching import watch_run
+
+        if payload is None or payload == "-":
+            raise InputError("run --watch needs a payload file or a bundled sample name, not "
+                             "standard input", hint="dodo-inngest run payment.js "
+                                                    "payment.succeeded --watch")
+        named = payload
+        return watch_run(lambda: run_setup(config, chosen, transform, named), Output(),
+                         request=request)
+    config_ = load_config(config)
     if payload is None or payload == "-":
         if payload is None and sys.stdin.isatty():
             raise InputError("no payload: name a .json file or a bundled sample, or pipe one in",
                              hint="dodo-inngest run payment.js payment.succeeded")
         webhook = parse_webhook(sys.stdin.buffer.read(), source="<stdin>", name="stdin")
     else:
-        found = payloads([payload])
-        if len(found) != 1:
-            raise InputError(f"{payload}: holds {len(found)} payloads; run takes one",
-                             hint="name one file, or use 'dodo-inngest test' for many")
-        webhook = found[0]
+        webhook = one_payload(payload)
     result = evaluate(load_transform(transform, config_, chosen), webhook,
                       checks(config_, chosen))
-    output = Output()
-    for line in console_lines(result.console, indent=""):
-        output.err.print(line, soft_wrap=True)
-    if result.findings:
-        print_findings(output.err, result.findings)
-    if result.request is not None and result.status not in (Status.CANCELLED, Status.ERROR):
-        output.json(result.request.to_json() if request else result.request.payload)
+    print_run(Output(), result, request=request)
     return ExitCode.FAILED if result.status in (Status.FAILED, Status.ERROR) else ExitCode.OK
 
 

@@ -18,8 +18,12 @@ from ..cancel import Cancel
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[Cancel]:
-    """A Cancel token set by SIGINT or SIGTERM while the block runs."""
+def interruptible(*, raising: bool = True) -> Iterator[Cancel]:
+    """A Cancel token set by SIGINT or SIGTERM while the block runs.
+
+    With raising=False the first signal only sets the token, for loops that check it often
+    and must not be stopped in the middle of printing (a second signal raises).
+    """
     cancel = Cancel()
     if threading.current_thread() is not threading.main_thread():
         yield cancel  # signals reach only the main thread; nothing to install
@@ -28,6 +32,9 @@ def interruptible() -> Iterator[Cancel]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         nonlocal raised
+        if not raising and not cancel.is_set():
+            cancel.set()
+            return
         cancel.set()
         if not raised:
             raised = True

@@ -47,14 +47,13 @@ def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[T
             return table(console, [columns[i] for i in kept],
                          [[row[i] for i in kept] for row in rows], title=title)
         return stacked(columns, rows, title=title)
-    grid = Table(title=Text(title, style="bold") if title else None, title_justify="left",
-                 show_edge=False, header_style="bold", pad_edge=False, expand=False)
+    grid = Table(show_edge=False, header_style="bold", pad_edge=False, expand=False)
     for column in columns:
         grid.add_column(column.header, justify=column.justify,  # type: ignore[arg-type]
                         no_wrap=not column.prose, overflow="fold")
     for row in rows:
         grid.add_row(*row)
-    return grid
+    return Group(Text(title, style="bold"), grid) if title else grid
 
 
 def stacked(columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,
@@ -75,5 +74,7 @@ def stacked(columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,
 def print_rows(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,
                title: str = "") -> None:
     """Print rows as a table or stacked; stacked lines are never wrapped by Rich."""
-    rendered = table(console, columns, rows, title=title)
+    if title:  # a title is an identifier too (a transform's path): never wrapped by the table
+        console.print(Text(title, style="bold"), soft_wrap=True)
+    rendered = table(console, columns, rows)
     console.print(rendered, soft_wrap=not isinstance(rendered, Table))

@@ -117,6 +117,14 @@ ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", metavar="FILE",
     help="The config file (default: dodo-inngest.toml or pyproject.toml, found upward).",
     show_default=False)]
+FailOnUnhandledOpt = Annotated[bool, typer.Option(
+    "--fail-on-unhandled",
+    help="Exit 1 when an event type the Dodo SDK knows is neither sent by a transform nor "
+         "declared in ignore-events (config).")]
+WatchOpt = Annotated[bool, typer.Option(
+    "--watch", "-w", help="Keep running: on every save, re-run what the change affects "
+                          "(transforms, samples, config, snapshots, schemas, triggers); "
+                          "Ctrl-C stops.")]
 EventGlobOpt = Annotated[list[str] | None, typer.Option(
     "--event", metavar="GLOB", help="Only payloads of these Dodo event types, e.g. "
                                     "'payment.*' (repeatable).", show_default=False)]

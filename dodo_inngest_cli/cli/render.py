@@ -15,7 +15,7 @@ from ..models import ConsoleLine, Result, Status
 from ..report import Summary
 from ..rules import Finding, Rule, Severity
 from .layout import Column, print_rows
-from .output import text
+from .output import Output, text
 
 if TYPE_CHECKING:
     from ..library import Sample
@@ -94,11 +94,11 @@ def _signature(result: Result, shown: Sequence[Finding]) -> tuple[Any, ...]:
     """What makes two results' details the same: status and findings, whatever the sample and
     its event type."""
     names = {result.sample, result.source, result.event_type}
-    pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)
-                                  if n))
+    words = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True) if n)
+    pattern = re.compile(rf"(?<![\w-])(?:{words})(?![\w-])")  # whole names, never a letter
 
     def plain(value: str) -> str:
-        return pattern.sub("<…>", value) if pattern.pattern else value
+        return pattern.sub("<…>", value) if words else value
 
     return (result.transform, result.status,
             tuple((f.code, f.severity, f.path, plain(f.message), plain(f.hint)) for f in shown))
@@ -173,6 +173,17 @@ def _generic(item: Finding, result: Result) -> Finding:
             message = message.replace(name, "<type>" if name == result.event_type
                                       else "<sample>")
     return dataclasses.replace(item, message=message)
+
+
+def print_run(output: Output, result: Result, *, request: bool) -> None:
+    """`run`'s output: console lines and findings on stderr, the outgoing payload (or the
+    whole request) on stdout unless cancelled or failed to run."""
+    for line in console_lines(result.console, indent=""):
+        output.err.print(line, soft_wrap=True)
+    if result.findings:
+        print_findings(output.err, result.findings)
+    if result.request is not None and result.status not in (Status.CANCELLED, Status.ERROR):
+        output.json(result.request.to_json() if request else result.request.payload)
 
 
 def json_text(value: str) -> Text:

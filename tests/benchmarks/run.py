@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from standardwebhooks.webhooks import Webhook as Signer
@@ -173,6 +173,73 @@ def bench_fuzz() -> list[Row]:
     per = elapsed / report.tried * 1000
     return [("fuzz: 1,000 payloads, payment.succeeded, with a failure to shrink (≤ 10 s)",
              f"{elapsed:.1f} s", f"{per:.2f} ms a payload", "", elapsed <= 10)]
+
+
+BARE_WATCH = """
+import sys
+from watchfiles import watch
+from dodo_inngest_cli.watch import DEBOUNCE_MS, STEP_MS
+print("ready", flush=True)
+for changes in watch(sys.argv[1], step=STEP_MS, debounce=DEBOUNCE_MS, recursive=False):
+    print("changed", flush=True)
+"""
+
+
+def save_to_line(command: list[str], folder: Path, edits: int, ready: list[tuple[str, str]],
+                 done: str) -> float:
+    """Median seconds from writing the transform to the next stdout line containing done, in
+    a process started with command in folder, once it printed each (stream, text) of ready."""
+    import queue
+
+    process = subprocess.Popen(command, cwd=folder, env=ENV, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: queue.Queue[str] = queue.Queue()
+    err: queue.Queue[str] = queue.Queue()
+
+    def pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+        for line in stream:
+            lines.put(line)
+
+    for stream, lines in ((process.stdout, out), (process.stderr, err)):
+        threading.Thread(target=pump, args=(stream, lines), daemon=True).start()
+
+    def wait_for(lines: queue.Queue[str], text: str) -> None:
+        while text not in lines.get(timeout=60):
+            pass
+
+    code = PAYMENT_JS.read_text()
+    times = []
+    try:
+        for where, text in ready:
+            wait_for(out if where == "out" else err, text)
+        time.sleep(0.5)  # a quiet start: no event from setting up
+        for index in range(edits):
+            started = time.perf_counter()
+            (folder / "payment.js").write_text(code.replace(
+                "metadata: p.metadata ?? {}", f"metadata: p.metadata ?? {{}}, edit: {index}"))
+            wait_for(out, done)
+            times.append(time.perf_counter() - started)
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return statistics.median(times)
+
+
+def bench_watch(edits: int) -> list[Row]:
+    """Issue target: `test --watch` on a one-transform project, save to verdict on screen."""
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        shutil.copy(PAYMENT_JS, folder / "payment.js")
+        shutil.copy(SAMPLE, folder / "payment.succeeded.json")
+        ours = save_to_line([*CLI, "test", "--watch", "-t", "payment.js", "-s",
+                             "payment.succeeded.json"], folder, edits,
+                            [("out", " passed, "), ("err", "watching")], " passed, ")
+        bare = save_to_line([sys.executable, "-c", BARE_WATCH, str(folder)], folder, edits,
+                            [("out", "ready")], "changed")
+    return [("watch: save to verdict on screen, one transform × one sample (≤ 150 ms)",
+             f"{ours * 1000:.0f} ms", f"{bare * 1000:.0f} ms bare watchfiles event",
+             f"{ours / bare:.2f}×", ours <= 0.150)]
 
 
 def write_capture(path: Path, count: int) -> None:
@@ -437,6 +504,7 @@ def main() -> None:
     rows += bench_sandbox(1.0 if args.quick else 3.0)
     rows += bench_test_command(3 if args.quick else 5)
     rows += bench_fuzz()
+    rows += bench_watch(10 if args.quick else 30)
     with tempfile.TemporaryDirectory() as folder:
         rows += bench_replay(Path(folder), big=not args.quick)
         rows += bench_listen(Path(folder), 1000 if args.quick else 3000)
