@@ -12,6 +12,10 @@ CONFIG = """\
 # No `samples`: `dodo-inngest test` runs over the bundled payloads of every Dodo event type.
 snapshots = "snapshots"
 snapshot-ignore = []
+# The Dodo event types these transforms cancel on purpose: `dodo-inngest coverage
+# --fail-on-unhandled` fails on any other type no transform sends (one the SDK adds later, say).
+ignore-events = ["refund.*", "license_key.*", "payout.*", "credit.*", "abandoned_checkout.*",
+                 "dunning.*", "entitlement_grant.*"]
 
 [[transforms]]
 file = "transforms/payment.js"
