@@ -5,12 +5,13 @@ Heavy modules (QuickJS, pydantic, the pipeline) are imported inside the commands
 """
 
 
+import contextlib
 import enum
 import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +22,7 @@ from . import __version__
 from .errors import DodoInngestError, ExitCode
 
 if TYPE_CHECKING:
+    from .cancel import Cancel
     from .plan import Choices
 
 DEBUG_ENV = "DODO_INNGEST_DEBUG"
@@ -81,6 +83,27 @@ def _traceback(exc: BaseException) -> None:
 
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     sys.stderr.write(mask_url(text))
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels() -> Iterator["Cancel"]:
+    """A cancellation token Ctrl-C sets before interrupting as usual: a Ctrl-C swallowed on
+    the way (an `Exception ignored in …` callback) still stops the work at its next check."""
+    import signal
+
+    from .cancel import Cancel
+
+    cancel = Cancel()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        cancel.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _error(message: str, hint: str | None) -> None:
@@ -284,9 +307,11 @@ def test(
 
         progress = FuzzProgress(make_console(stderr=True))
         try:
-            fuzzed = fuzz_plan(plan, examples=fuzz, seed=seed, checks=judged,
-                               events=tuple(event or ()), save_to=save_failures,
-                               on_start=progress.start, on_report=progress.advance)
+            with _ctrl_c_cancels() as cancel:
+                fuzzed = fuzz_plan(plan, examples=fuzz, seed=seed, checks=judged,
+                                   events=tuple(event or ()), save_to=save_failures,
+                                   on_start=progress.start, on_report=progress.advance,
+                                   cancel=cancel)
         finally:
             progress.stop()
     ok = summary.ok and all(report.ok for report in fuzzed)
@@ -396,10 +421,12 @@ def fuzz_command(
 
     progress = FuzzProgress(make_console(stderr=True))
     try:
-        reports = fuzz_plan([Planned(loaded, event_filters(settings).get(transform.resolve()))],
-                            examples=examples, seed=seed, checks=checks(settings, choices),
-                            events=tuple(event or ()), save_to=save_failures,
-                            on_start=progress.start, on_report=progress.advance)
+        with _ctrl_c_cancels() as cancel:
+            reports = fuzz_plan(
+                [Planned(loaded, event_filters(settings).get(transform.resolve()))],
+                examples=examples, seed=seed, checks=checks(settings, choices),
+                events=tuple(event or ()), save_to=save_failures,
+                on_start=progress.start, on_report=progress.advance, cancel=cancel)
     finally:
         progress.stop()
     out = make_console()
