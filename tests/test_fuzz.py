@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -208,20 +207,21 @@ def test_closest_to_shortens_and_shrinks_what_must_stay_changed() -> None:
     assert len(minimal["tags"]) == 2
 
 
+class After(Cancel):
+    """A token set at its nth check."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.checks = n, 0
+
+    def check(self) -> None:
+        self.checks += 1
+        if self.checks >= self.n:
+            self.set()
+        super().check()
+
+
 def test_fuzz_stops_within_one_payload_of_a_cancel() -> None:
-    class After(Cancel):
-        """Set after n checks."""
-
-        def __init__(self, n: int) -> None:
-            super().__init__()
-            self.n, self.checks = n, 0
-
-        def check(self) -> None:
-            self.checks += 1
-            if self.checks >= self.n:
-                self.set()
-            super().check()
-
     transform = Transform(FRAGILE, "fragile.js")
     while_exploring = After(5)
     with pytest.raises(Interrupted):
@@ -238,8 +238,7 @@ def test_fuzz_stops_within_one_payload_of_a_cancel() -> None:
 
 
 def test_a_cancel_stops_the_worker_processes() -> None:
-    cancel = Cancel()
-    threading.Timer(0.5, cancel.set).start()
+    cancel = After(3)  # the parent checks while it waits for the workers' results
     started = time.perf_counter()
     with pytest.raises(Interrupted):
         fuzz(Transform(FRAGILE, "fragile.js"), "payment.succeeded", examples=200_000, seed=1,
