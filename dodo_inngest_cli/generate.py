@@ -113,13 +113,8 @@ def booleans(rng: random.Random) -> bool:
     return rng.random() < 0.5
 
 
-def nothing(rng: random.Random) -> None:
-    """Null."""
-    return None
-
-
 _SCALARS: dict[Any, Draw] = {str: strings, int: integers, float: floats, bool: booleans,
-                             dt.datetime: timestamps, type(None): nothing}
+                             dt.datetime: timestamps}
 
 
 def compile_type(annotation: Any, seen: frozenset[type] = frozenset()) -> Draw:
@@ -257,7 +252,7 @@ def simplest(annotation: Any) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return {field.alias or name: simplest(field.annotation)
                 for name, field in annotation.model_fields.items() if field.is_required()}
-    plain: dict[Any, Any] = {str: "", int: 0, float: 0.0, bool: False, type(None): None,
+    plain: dict[Any, Any] = {str: "", int: 0, float: 0.0, bool: False,
                              dt.datetime: "2000-01-01T00:00:00Z"}
     return plain[annotation]
 

@@ -41,6 +41,7 @@ def test_the_generator_draws_only_payloads_the_official_model_accepts(event_type
     for index in range(60):
         payload = draw_body(random.Random(f"raw/{index}"))
         model.model_validate_json(json.dumps(payload), strict=True)
+    model.model_validate_json(json.dumps(generate.simplest_body(event_type)), strict=True)
 
 
 def test_every_payload_of_a_run_is_valid_under_the_official_model() -> None:
@@ -267,10 +268,14 @@ def test_unknown_types_and_shapes_are_input_errors() -> None:
 def test_values_the_model_constrains_further_are_drawn_again() -> None:
     class Positive(BaseModel):
         amount: Annotated[int, Field(ge=0)]
+        more: list[Annotated[int, Field(ge=0)]]
 
     values = [generate.valid_draw(Positive, generate.compile_model(Positive), f"k{i}")[0]
               for i in range(50)]
-    assert all(v["amount"] >= 0 for v in values)
+    assert all(v["amount"] >= 0 and min(v["more"], default=0) >= 0 for v in values)
+    assert any(v["more"] for v in values)
+    assert generate.simplest(Positive) == {"amount": 0, "more": []}
+    assert generate.simplest(Annotated[int, Field(ge=0)] | str) == 0
 
     class Impossible(BaseModel):
         amount: Annotated[int, Field(gt=2**60)]
