@@ -170,26 +170,28 @@ def bench_fuzz() -> list[Row]:
     sample = sample_body("payment.succeeded")
     assert sample is not None
     event_models()  # the SDK import (~0.3 s) is not the fuzzer's
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(1000):
         failing_codes(fragile, sample.payload, sample.body, Checks())
-    floor = time.perf_counter() - started
+    floor, floor_cpu = time.perf_counter() - started, time.process_time() - cpu
     started = time.perf_counter()
     for index in range(1000):
         generate.payload("payment.succeeded", 1, index)
     drawing = time.perf_counter() - started
     times = {}
     for workers in (1, 2):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = fuzz(fragile, "payment.succeeded", examples=1000, seed=1, checks=Checks(),
                       baseline=sample.payload, workers=workers)
-        times[workers] = time.perf_counter() - started
+        times[workers] = (time.perf_counter() - started, time.process_time() - cpu)
         assert report.tried == 1000 and report.reproducers[0].changes
-    one, two = times[1], times[2]
-    # 1,000 payloads each: seconds in all are milliseconds a payload.
+    (one, one_cpu), (two, _) = times[1], times[2]
+    # 1,000 payloads each: seconds in all are milliseconds a payload. CPU time beside wall
+    # time: on a busy machine the first stays what this process costs.
     return [("fuzz: 1,000 payloads, payment.succeeded, a failure to reduce, one process "
-             "(≤ 1.5 s)", f"{one:.2f} s", f"{floor:.2f} s sandbox + checks of the sample "
-             "×1,000", f"{one / floor:.2f}×", one <= 1.5),
+             "(≤ 1.5 s)", f"{one:.2f} s ({one_cpu:.2f} s CPU)",
+             f"{floor:.2f} s ({floor_cpu:.2f} s CPU) sandbox + checks of the sample ×1,000",
+             f"{one / floor:.2f}×", one <= 1.5),
             ("fuzz: the same on two worker processes (≤ 1.5 s)", f"{two:.2f} s",
              f"{one:.2f} s one process", f"{two / one:.2f}×", two <= 1.5),
             ("fuzz: generation alone, draw + strict validation, per payload (informational)",
