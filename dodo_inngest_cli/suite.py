@@ -138,6 +138,6 @@ def run_suite(config: Config, choices: Choices, options: SuiteOptions, *,
         report.fuzzed = fuzz_plan(plan, examples=options.fuzz, seed=options.seed,
                                   checks=judged, events=tuple(options.events),
                                   save_to=options.save_failures, on_start=on_fuzz_start,
-                                  on_report=on_fuzz_report)
+                                  on_report=on_fuzz_report, cancel=cancel)
     report.seconds = time.perf_counter() - started
     return report

@@ -246,13 +246,13 @@ def fuzz_command(
     loaded = load_transform(transform, config_, chosen)
     output = Output()
     progress = FuzzProgress(output.err)
-    with interruptible():
+    with interruptible() as cancel:
         try:
             reports = fuzz_plan(
                 [Planned(loaded, event_filters(config_).get(transform.resolve()))],
                 examples=examples, seed=seed, checks=checks(config_, chosen),
                 events=tuple(event or ()), save_to=save_failures, on_start=progress.start,
-                on_report=progress.advance)
+                on_report=progress.advance, cancel=cancel)
         finally:
             progress.stop()
     ok = all(r.ok for r in reports)
