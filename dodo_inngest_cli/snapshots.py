@@ -109,12 +109,16 @@ def _drop(node: Any, parts: list[str]) -> None:
                 node[index] = None
 
 
-def document(request: OutgoingRequest | None, *, cancelled: bool) -> dict[str, Any]:
-    """What a snapshot holds for one result."""
+def document(request: OutgoingRequest | None, *, cancelled: bool,
+             functions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What a snapshot holds for one result: the request, and with functions what each
+    function run on its events returned (--snapshot-functions)."""
     if request is None:
         return {"cancelled": cancelled}
     body = request.to_json()
     whole = {"cancelled": True, **body} if cancelled else body
+    if functions is not None:
+        whole["functions"] = functions
     stored: dict[str, Any] = jsonio.loads(redact(jsonio.dumps(whole)))  # secrets masked
     return stored
 

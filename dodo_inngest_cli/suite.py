@@ -35,6 +35,10 @@ class SuiteOptions:
     fuzz: int = 0
     seed: int = 0
     save_failures: Path | None = None
+    functions: Sequence[str] = ()
+    """The project's Inngest functions to run on the events (else the config's)."""
+    python: str | None = None
+    snapshot_functions: bool = False
 
 
 @dataclasses.dataclass
@@ -50,6 +54,8 @@ class SuiteReport:
     """fuzz.FuzzReport per transform × event type fuzzed."""
     seed: int = 0
     examples: int = 0
+    functions: list[Any] | None = None
+    """functions.InngestFunction per function discovered, when functions ran."""
 
     @property
     def summary(self) -> Summary:
@@ -74,6 +80,8 @@ class SuiteReport:
             "results": [result_json(result) for result in self.results]}
         if self.snapshots is not None:
             document["snapshots"] = self.snapshots.report(self.orphans, self.pruned)
+        if self.functions is not None:
+            document["functions"] = [function.to_json() for function in self.functions]
         if self.examples:
             document["fuzz"] = {"seed": self.seed, "examples": self.examples,
                                 "reports": [report.to_json() for report in self.fuzzed]}
@@ -87,14 +95,20 @@ def run_suite(config: Config, choices: Choices, options: SuiteOptions, *,
     """Run every planned transform × sample with the expectations; then fuzz if asked."""
     started = time.perf_counter()
     judged = checks(config, choices)
-    expect = expectations(config, snapshots=options.snapshots, update=options.update_snapshots,
-                          schemas=options.schemas, triggers=options.triggers)
     plan, webhooks = plan_tests(config, choices, paths=options.paths,
                                 transforms=options.transforms, samples=options.samples,
                                 events=options.events)
-    results = run_plan(plan, webhooks, judged, expect=expect, cancel=cancel)
+    expect = expectations(config, snapshots=options.snapshots, update=options.update_snapshots,
+                          schemas=options.schemas, triggers=options.triggers,
+                          functions=options.functions, python=options.python,
+                          snapshot_functions=options.snapshot_functions)
+    try:
+        results = run_plan(plan, webhooks, judged, expect=expect, cancel=cancel)
+    finally:
+        expect.close()
     store = expect.snapshots
-    report = SuiteReport(results, 0.0, store, seed=options.seed, examples=options.fuzz)
+    report = SuiteReport(results, 0.0, store, seed=options.seed, examples=options.fuzz,
+                         functions=expect.functions.functions if expect.functions else None)
     if store is not None:
         report.pruned = store.prune() if options.prune else []
         report.orphans = store.orphans()
