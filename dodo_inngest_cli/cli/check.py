@@ -19,9 +19,11 @@ from .options import (
     EventGlobOpt,
     Format,
     FormatOpt,
+    FunctionsOpt,
     FuzzOpt,
     IgnoreOpt,
     MemoryLimitOpt,
+    PythonOpt,
     SaveFailuresOpt,
     SeedOpt,
     StrictOpt,
@@ -84,6 +86,11 @@ def test(
         "--triggers", metavar="FILE",
         help="The Inngest functions events must reach: a JSON or TOML list of {function, "
              "event, expression?} (config: triggers).", show_default=False)] = None,
+    functions: FunctionsOpt = None,
+    python: PythonOpt = None,
+    snapshot_functions: Annotated[bool, typer.Option(
+        "--snapshot-functions", help="Snapshots also hold what each function run returned.")]
+    = False,
     fuzz: FuzzOpt = 0,
     seed: SeedOpt = 0,
     save_failures: SaveFailuresOpt = None,
@@ -108,6 +115,7 @@ def test(
       dodo-inngest test -t payment.js -s samples/webhooks --event 'payment.*'
       dodo-inngest test --snapshots tests/snapshots --update-snapshots
       dodo-inngest test --format junit --output report.xml
+      dodo-inngest test -t payment.js -s payment.succeeded --functions app:client
     """
     from ..ci import github_actions
     from ..config import load_config
@@ -124,7 +132,9 @@ def test(
     options = SuiteOptions(paths=paths or (), transforms=transform or (), samples=samples or (),
                            events=event or (), snapshots=snapshots,
                            update_snapshots=update_snapshots, prune=prune, schemas=schemas,
-                           triggers=triggers, fuzz=fuzz, seed=seed, save_failures=save_failures)
+                           triggers=triggers, fuzz=fuzz, seed=seed, save_failures=save_failures,
+                           functions=functions or (), python=python,
+                           snapshot_functions=snapshot_functions)
     with interruptible() as cancel:
         try:
             report = run_suite(load_config(config), choices(
@@ -247,9 +257,14 @@ def run(
     memory_limit: MemoryLimitOpt = None,
     env: EnvOpt = None,
     endpoint_url: EndpointOpt = None,
+    functions: FunctionsOpt = None,
+    python: PythonOpt = None,
     config: ConfigOpt = None,
 ) -> int:
     """Run one transform on one payload: the outgoing payload on stdout, findings on stderr.
+
+    With --functions, the project's Inngest functions the event triggers run on it too; what
+    each did goes to stderr.
 
     Examples:
 
@@ -257,14 +272,16 @@ def run(
       dodo-inngest run payment.js samples/webhooks/payment.succeeded.json
       dodo-inngest run payment.js payment.succeeded --request
       cat delivery.json | dodo-inngest run payment.js - | jq .name
+      dodo-inngest run payment.js payment.succeeded --functions app:client
     """
     from ..config import load_config
     from ..errors import InputError
     from ..models import Status
-    from ..pipeline import evaluate
-    from ..plan import checks, load_transform, payloads
+    from ..pipeline import Expectations, evaluate
+    from ..plan import checks, function_stage, load_transform, payloads
     from ..sources import parse_webhook
-    from .output import Output
+    from .function_views import functions_cell, run_lines
+    from .output import Output, text
     from .render import console_lines, findings_grid
 
     config_ = load_config(config)
@@ -282,13 +299,26 @@ def run(
             raise InputError(f"{payload}: holds {len(found)} payloads; run takes one",
                              hint="name one file, or use 'dodo-inngest test' for many")
         webhook = found[0]
-    result = evaluate(load_transform(transform, config_, chosen), webhook,
-                      checks(config_, chosen))
+    loaded = load_transform(transform, config_, chosen)
+    judged = checks(config_, chosen)
+    stage = function_stage(config_, functions or (), python)
+    try:
+        result = evaluate(loaded, webhook, judged,
+                          expect=Expectations(functions=stage) if stage else None)
+    finally:
+        if stage is not None:
+            stage.close()
     output = Output()
     for line in console_lines(result.console, indent=""):
         output.err.print(line, soft_wrap=True)
     if result.findings:
         output.err.print(findings_grid(result.findings))
+    if result.functions is not None:
+        head = text("functions: ", style="bold")
+        head.append_text(functions_cell(result.functions))
+        output.err.print(head, soft_wrap=True)
+        for line in run_lines(result.functions, show_output=False):
+            output.err.print(line, soft_wrap=True)
     if result.request is not None and result.status not in (Status.CANCELLED, Status.ERROR):
         output.json(result.request.to_json() if request else result.request.payload)
     return ExitCode.FAILED if result.status in (Status.FAILED, Status.ERROR) else ExitCode.OK
