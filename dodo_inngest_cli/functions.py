@@ -166,12 +166,6 @@ class FunctionStage:
         for runner in self.runners:
             runner.close()
 
-    def __enter__(self) -> FunctionStage:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def check(self, payload: Any) -> tuple[list[Finding], list[FunctionRun]]:
         """Run every function each event of the payload triggers; the findings and the runs."""
         events = payload if isinstance(payload, list) else [payload]

@@ -145,25 +145,21 @@ def expectations(config: Config, *, snapshots: Path | None = None, update: bool 
     schema_set = SchemaSet(schema_root) if schema_root else None
     if has_functions:
         return Expectations(snapshots=store, schemas=schema_set,
-                            functions=function_stage(config, functions, python, configured=True),
+                            functions=function_stage(config, functions, python, use_config=True),
                             snapshot_functions=snapshot_functions)
     return Expectations(snapshots=store, schemas=schema_set,
                         triggers=load_triggers(trigger_file) if trigger_file else None)
 
 
 def function_stage(config: Config, targets: Sequence[str] = (), python: str | None = None, *,
-                   configured: bool = False) -> FunctionStage | None:
+                   use_config: bool = False) -> FunctionStage | None:
     """The project's functions, loaded and ready to run: the targets given (files relative to
-    the working folder), else with configured the config's (relative to it); None when there
+    the working folder), else with use_config the config's (relative to it); None when there
     are none. Options (steps, time limit, must-reach, unhandled events) come from the config."""
     settings = config.settings.functions
-    if targets:
-        chosen = [(target, Path(target) if is_js(target) else None) for target in targets]
-    elif configured:
-        chosen = [(target, config.path(target) if is_js(target) else None)
-                  for target in settings.targets]
-    else:
-        return None
+    chosen = [(target, Path(target) if is_js(target) else None) for target in targets] \
+        if targets else [(target, config.path(target) if is_js(target) else None)
+                         for target in (settings.targets if use_config else [])]
     if not chosen:
         return None
     if python is None and settings.python is not None:

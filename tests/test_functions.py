@@ -436,6 +436,21 @@ def test_inngest_test_missing_is_exit_2_with_the_install_command(cli: RunCli,
         f"hint: in {app.resolve()}: npm install --save-dev @inngest/test\n")
 
 
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js on PATH")
+def test_a_missing_file_or_tsx_is_exit_2(cli: RunCli, app: Path) -> None:
+    missing = cli("test", "-t", "payment.js", "--functions", "functions.ts", code=2)
+    assert missing.stderr == ("error: functions.ts: no such file\nhint: name a .js or .ts file "
+                              "that exports Inngest functions\n")
+    installed = app / "node_modules" / "@inngest" / "test"
+    installed.mkdir(parents=True)
+    (installed / "package.json").write_text('{"name": "@inngest/test"}', encoding="utf-8")
+    (app / "functions.ts").write_text("export {};\n", encoding="utf-8")
+    result = cli("test", "-t", "payment.js", "--functions", "functions.ts", code=2)
+    assert result.stderr == (
+        f"error: functions.ts: TypeScript needs tsx, which is not installed in {app.resolve()}\n"
+        f"hint: in {app.resolve()}: npm install --save-dev tsx\n")
+
+
 # -- TypeScript functions ------------------------------------------------------------------
 
 
