@@ -338,6 +338,11 @@ def _load_error(answer: Mapping[str, Any], launch: Launch, target: str,
                           f"{launch.command[0]}",
                           hint="pip install inngest into the project's environment, or name "
                                "the project's Python with --python")
+    if problem == "sdk-version":
+        return InputError(f"{target}: the inngest package for {launch.command[0]} has no "
+                          f"experimental.mocked ({answer['error']})",
+                          hint="--functions needs inngest 0.5 or later: pip install -U "
+                               "'inngest>=0.5'")
     if problem == "import":
         return InputError(f"{target}: cannot import {answer['module']}: {answer['error']}",
                           hint=f"it is imported with {launch.cwd} first on sys.path, as pytest "

@@ -412,6 +412,19 @@ def test_python_flag_picks_the_interpreter(cli: RunCli, app: Path) -> None:
         "Python with --python\n")
 
 
+def test_an_inngest_without_the_mocked_trigger_is_exit_2(cli: RunCli, app: Path) -> None:
+    venv.create(app / "bare", with_pip=False)
+    python = app / "bare" / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    (app / "inngest").mkdir()
+    (app / "inngest" / "__init__.py").write_text("", encoding="utf-8")  # an SDK too old
+    result = cli("test", "-t", "payment.js", "--functions", "app:client", "--python",
+                 str(python), code=2)
+    assert result.stderr == (
+        f"error: app:client: the inngest package for {python} has no experimental.mocked "
+        "(ModuleNotFoundError: No module named 'inngest.experimental')\n"
+        "hint: --functions needs inngest 0.5 or later: pip install -U 'inngest>=0.5'\n")
+
+
 def test_node_missing_is_exit_2_with_the_install_command(cli: RunCli, app: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     (app / "functions.ts").write_text("export {};\n", encoding="utf-8")

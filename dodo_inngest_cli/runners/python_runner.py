@@ -12,8 +12,8 @@ Requests and answers:
     {"op": "load", "root": DIR, "targets": ["app:client", ...]}
       → {"ok": true, "functions": [{"id", "name", "target", "triggers": [{"event",
          "expression"}], "crons", "file", "line"}]}
-      → {"ok": false, "target", "problem": "sdk" | "import" | "attribute" | "type" | "empty",
-         "module", "attribute", "kind", "error"}
+      → {"ok": false, "target", "problem": "sdk" | "sdk-version" | "import" | "attribute" |
+         "type" | "empty", "module", "attribute", "kind", "error"}
     {"op": "run", "index": N, "event": {...}, "steps": {step id: stub}}
       → {"ok": true, "output", "error": null | {"message", "frames": [{"file", "line",
          "function", "code"}]}, "printed": [...], "stubbed": [step ids]}
@@ -98,9 +98,13 @@ class Runner:
             sys.path.insert(0, self.root)
         try:
             import inngest
-            from inngest.experimental import mocked
         except ImportError as exc:
             return {"ok": False, "target": targets[0], "problem": "sdk",
+                    "error": last_line(exc)}
+        try:
+            from inngest.experimental import mocked
+        except ImportError as exc:
+            return {"ok": False, "target": targets[0], "problem": "sdk-version",
                     "error": last_line(exc)}
         self.client = mocked.Inngest(app_id="dodo-inngest", is_production=False)
         found: list[Any] = []
