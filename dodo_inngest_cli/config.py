@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 
@@ -29,6 +29,24 @@ class TransformEntry(_Model):
 
     file: str
     events: list[str] | None = None
+
+
+class FunctionSettings(_Model):
+    """The project's own Inngest functions, run on the transformed events (`[functions]`; a
+    plain list is the targets)."""
+
+    targets: list[str] = Field(default_factory=list)
+    """Python `module:attribute`s and JavaScript/TypeScript files."""
+    python: str | None = None
+    """The interpreter for Python targets (default: the one running dodo-inngest)."""
+    timeout: float = Field(default=5.0, gt=0)
+    """Seconds per function run."""
+    steps: dict[str, Any] = Field(default_factory=dict)
+    """Step id → the value the step gives instead of running or waiting."""
+    must_reach: dict[str, list[str]] = Field(default_factory=dict)
+    """Event-name pattern → ids of the functions its events must trigger."""
+    unhandled_events: list[str] = Field(default_factory=list)
+    """Event-name patterns no function needs to handle."""
 
 
 class Settings(_Model):
@@ -57,6 +75,13 @@ class Settings(_Model):
     """MiB per delivery."""
     stack_limit: int = Field(default=1024, gt=0)
     """KiB of JS stack."""
+    functions: FunctionSettings = Field(default_factory=FunctionSettings)
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _targets_only(cls, value: Any) -> Any:
+        """`functions = [...]` is short for `[functions] targets = [...]`."""
+        return {"targets": value} if isinstance(value, list) else value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +141,9 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Confi
 
 
 def _model_for(loc: tuple[Any, ...]) -> type[_Model]:
-    return TransformEntry if loc and loc[0] == "transforms" else Settings
+    if loc and loc[0] == "transforms":
+        return TransformEntry
+    return FunctionSettings if loc and loc[0] == "functions" else Settings
 
 
 def _location(prefix: str, loc: tuple[Any, ...]) -> str:

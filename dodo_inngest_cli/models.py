@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .rules import Finding, Severity
 
 if TYPE_CHECKING:
+    from .functions import FunctionRun
     from .snapshots import Change
     from .triggers import Match
 
@@ -127,6 +128,8 @@ class Result:
     """Snapshot differences, when a snapshot was compared."""
     triggers: list[Match] | None = None
     """The functions the events trigger, when triggers were declared."""
+    functions: list[FunctionRun] | None = None
+    """The project's functions that ran on the events, with --functions."""
 
     @property
     def warnings(self) -> list[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cancel import NEVER, Cancel
 from .inngest import check_payload
@@ -14,6 +14,9 @@ from .sandbox import Transform
 from .schemas import SchemaSet
 from .snapshots import SnapshotStore, document
 from .triggers import Trigger, check_triggers
+
+if TYPE_CHECKING:
+    from .functions import FunctionStage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,11 +33,21 @@ class Checks:
 
 @dataclasses.dataclass(frozen=True)
 class Expectations:
-    """What the results must also satisfy: snapshots, event schemas, function triggers."""
+    """What the results must also satisfy: snapshots, event schemas, function triggers, and
+    the project's own functions run on the events."""
 
     snapshots: SnapshotStore | None = None
     schemas: SchemaSet | None = None
     triggers: list[Trigger] | None = None
+    functions: FunctionStage | None = None
+    """The project's Inngest functions (--functions); they replace the triggers file."""
+    snapshot_functions: bool = False
+    """Snapshots also hold what each function run returned."""
+
+    def close(self) -> None:
+        """End the function runners, if any."""
+        if self.functions is not None:
+            self.functions.close()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,18 +91,25 @@ def evaluate(transform: Transform, webhook: Webhook, checks: Checks,
         and not passthrough
     changes: list[Any] = []
     matches: list[Any] | None = None
+    runs: list[Any] | None = None
     if sent and outcome.request is not None:
-        findings += check_payload(outcome.request.payload, now_ms=checks.now_ms)
+        contract = check_payload(outcome.request.payload, now_ms=checks.now_ms)
+        findings += contract
         if expect and expect.schemas:
             findings += expect.schemas.check(outcome.request.payload)
         if expect and expect.triggers is not None:
             found, matches = check_triggers(expect.triggers, outcome.request.payload)
             findings += found
+        if expect and expect.functions is not None and not fails(contract, strict=False):
+            found, runs = expect.functions.check(outcome.request.payload)
+            findings += found
     if expect and expect.snapshots and outcome.status is TransformStatus.ERROR:
         expect.snapshots.touch(transform.path, webhook.name)  # kept: it could not be compared
     elif expect and expect.snapshots:
         current = document(outcome.request,
-                           cancelled=outcome.status is TransformStatus.CANCELLED)
+                           cancelled=outcome.status is TransformStatus.CANCELLED,
+                           functions=[run.snapshot() for run in runs]
+                           if expect.snapshot_functions and runs is not None else None)
         found, changes = expect.snapshots.check(transform.path, webhook.name, current)
         findings += found
     findings = [f for f in findings if f.code not in checks.ignore]
@@ -97,7 +117,7 @@ def evaluate(transform: Transform, webhook: Webhook, checks: Checks,
         transform=transform.path, sample=webhook.name, source=webhook.source,
         event_type=webhook.event_type, status=_status(outcome.status, findings, checks),
         request=outcome.request, findings=findings, console=outcome.console,
-        duration_ms=outcome.duration_ms, changes=changes, triggers=matches)
+        duration_ms=outcome.duration_ms, changes=changes, triggers=matches, functions=runs)
 
 
 def skipped(transform: Transform, webhook: Webhook) -> Result:

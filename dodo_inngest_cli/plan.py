@@ -10,6 +10,8 @@ from typing import Any
 from . import library
 from .config import Config
 from .errors import InputError, in_range
+from .function_runners import is_js
+from .functions import FunctionOptions, FunctionStage
 from .models import Webhook, matches
 from .pipeline import Checks, Expectations, Planned
 from .redaction import add_url_secrets
@@ -137,17 +139,52 @@ def one_payload(item: str) -> Webhook:
 
 
 def expectations(config: Config, *, snapshots: Path | None = None, update: bool = False,
-                 schemas: Path | None = None, triggers: Path | None = None) -> Expectations:
-    """Snapshots, schemas and triggers from flags, else from the config."""
+                 schemas: Path | None = None, triggers: Path | None = None,
+                 functions: Sequence[str] = (), python: str | None = None,
+                 snapshot_functions: bool = False) -> Expectations:
+    """Snapshots, schemas, triggers and the project's functions from flags, else from the
+    config. The functions, when there are any, replace the triggers file. Close the result
+    when done (it may hold function runners)."""
     settings = config.settings
     snapshot_root = snapshots or (shown(config.path(settings.snapshots)) if settings.snapshots
                                   else None)
     schema_root = schemas or (shown(config.path(settings.schemas)) if settings.schemas else None)
     trigger_file = triggers or (shown(config.path(settings.triggers)) if settings.triggers
                                 else None)
-    return Expectations(
-        snapshots=SnapshotStore(snapshot_root, update=update,
-                                ignore=tuple(settings.snapshot_ignore)) if snapshot_root
-        else None,
-        schemas=SchemaSet(schema_root) if schema_root else None,
-        triggers=load_triggers(trigger_file) if trigger_file else None)
+    has_functions = bool(functions or settings.functions.targets)
+    if snapshot_functions and not (has_functions and snapshot_root):
+        raise InputError("--snapshot-functions needs functions (--functions, or [functions] "
+                         "targets in the config) and snapshots (--snapshots DIR)",
+                         hint="e.g. --functions app:client --snapshots tests/snapshots "
+                              "--snapshot-functions")
+    store = SnapshotStore(snapshot_root, update=update, ignore=tuple(settings.snapshot_ignore)) \
+        if snapshot_root else None
+    schema_set = SchemaSet(schema_root) if schema_root else None
+    if has_functions:
+        return Expectations(snapshots=store, schemas=schema_set,
+                            functions=function_stage(config, functions, python, use_config=True),
+                            snapshot_functions=snapshot_functions)
+    return Expectations(snapshots=store, schemas=schema_set,
+                        triggers=load_triggers(trigger_file) if trigger_file else None)
+
+
+def function_stage(config: Config, targets: Sequence[str] = (), python: str | None = None, *,
+                   use_config: bool = False) -> FunctionStage | None:
+    """The project's functions, loaded and ready to run: the targets given (files relative to
+    the working folder), else with use_config the config's (relative to it); None when there
+    are none. Options (steps, time limit, must-reach, unhandled events) come from the config."""
+    settings = config.settings.functions
+    chosen = [(target, Path(target) if is_js(target) else None) for target in targets] \
+        if targets else [(target, config.path(target) if is_js(target) else None)
+                         for target in (settings.targets if use_config else [])]
+    if not chosen:
+        return None
+    if python is None and settings.python is not None:
+        configured_python = Path(settings.python)
+        python = str(config.path(settings.python)) if len(configured_python.parts) > 1 \
+            else settings.python
+    options = FunctionOptions(
+        steps=settings.steps, timeout=settings.timeout,
+        must_reach={pattern: tuple(ids) for pattern, ids in settings.must_reach.items()},
+        unhandled=tuple(settings.unhandled_events), source=config.source or "the configuration")
+    return FunctionStage.start(chosen, root=config.root, python=python, options=options)

@@ -28,7 +28,7 @@ from .errors import InputError
 from .inngest import MAX_BATCH, MAX_EVENT_BYTES, check_payload
 from .models import OutgoingRequest, Status, Webhook
 from .outcomes import Outcome
-from .pipeline import Checks, evaluate
+from .pipeline import Checks, Expectations, evaluate
 from .rules import Finding, Severity, fails
 from .sandbox import InngestTransform, Transform
 
@@ -145,12 +145,14 @@ def event_id_for(key: str, index: int | None) -> str:
 
 
 def prepare(transform: Transform, webhook: Webhook, checks: Checks, *, key: str,
-            assign_id: bool = False, inngest: InngestTransform | None = None) -> Prepared:
+            assign_id: bool = False, inngest: InngestTransform | None = None,
+            expect: Expectations | None = None) -> Prepared:
     """Run the transform and the checks on one webhook; the item to send, if any.
 
     With an Inngest webhook transform, the event it stores is what is checked against the
-    contract (what Dodo sends is then a webhook body for Inngest, not an event)."""
-    result = evaluate(transform, webhook, checks)
+    contract (what Dodo sends is then a webhook body for Inngest, not an event). Expectations
+    (the project's functions, for a dry run) are judged like the other checks."""
+    result = evaluate(transform, webhook, checks, expect=expect)
     findings, status, request, stored = result.findings, result.status, result.request, None
     if inngest is not None and request is not None and status is Status.PASSED:
         kept = [f for f in findings if f.severity is not Severity.ERROR]
@@ -320,8 +322,9 @@ class Relay:
 
     def __init__(self, transform: Transform, target: Target, checks: Checks,
                  client: EventClient | None, *, assign_id: bool = True, batch: int = 1,
-                 cancel: Cancel = NEVER) -> None:
+                 cancel: Cancel = NEVER, expect: Expectations | None = None) -> None:
         self.transform = transform.with_endpoint(target.url)
+        self.expect = expect
         self.target = target
         self.checks = checks
         self.sender = Sender(client, target) if client is not None else None
@@ -346,7 +349,7 @@ class Relay:
                                          reason=exc.message))
                 continue
             prepared.append(prepare(self.transform, webhook, self.checks, key=delivery.id,
-                                    assign_id=self.assign_id))
+                                    assign_id=self.assign_id, expect=self.expect))
         ready = [p.item for p in prepared if isinstance(p, Prepared) and p.ready and p.item]
         sent: dict[int, Dispatch] = {}
         for request in batches(ready, self.target, max_events=self.batch):

@@ -37,7 +37,7 @@ from .errors import ExitCode, InputError, verdict
 from .files import make_folder_for, open_for_append
 from .models import event_type_of, matches
 from .outcomes import Outcome
-from .pipeline import Checks
+from .pipeline import Checks, Expectations
 from .redaction import redact
 from .relay import Batch, Dispatch, Relay
 from .sandbox import Transform
@@ -392,10 +392,13 @@ class Replay:
     batch: int = 20
     """Events per request (their deliveries' events sent as one array); 1 sends each alone."""
     cancel: Cancel = dataclasses.field(default_factory=Cancel)
+    expect: Expectations | None = None
+    """What a dry run also checks: the project's functions (--functions)."""
 
     def __post_init__(self) -> None:
         self.relay = Relay(self.transform, self.target, self.checks, self.client,
-                           assign_id=self.assign_id, batch=self.batch, cancel=self.cancel)
+                           assign_id=self.assign_id, batch=self.batch, cancel=self.cancel,
+                           expect=self.expect)
         self.target_hash = self.state.target_hash(self.target) if self.state else ""
         self.claimed = SeenSet()
         """Deliveries this run already took (Dodo's retries are captured more than once)."""

@@ -8,11 +8,15 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from .functions import FunctionRun, FunctionStatus
 from .models import Result, Status
 from .rules import Finding
 from .textsafe import printable, xml_safe
 
 REPORT_VERSION = 1
+STOPPED = {FunctionStatus.FAILED: "function-failed",
+           FunctionStatus.TIMED_OUT: "function-timeout"}
+"""The function runs that fail, and the rule each is reported under."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,13 +67,16 @@ def result_json(result: Result) -> dict[str, Any]:
                 entry["diff"] = [change.to_json() for change in result.changes]
     if result.triggers is not None:
         document["triggers"] = [match.to_json() for match in result.triggers]
+    if result.functions is not None:
+        document["functions"] = [run.to_json() for run in result.functions]
     return document
 
 
 def junit_xml(results: Sequence[Result], *, seconds: float,
               fuzzed: Sequence[Any] = ()) -> str:
-    """A JUnit report: a testsuite per transform, a testcase per sample, failures carrying
-    the findings (readable by GitHub, GitLab and Jenkins); fuzz reports as their own suites."""
+    """A JUnit report: a testsuite per transform, a testcase per sample and one per function
+    run (`sample → function`), failures carrying the findings (readable by GitHub, GitLab and
+    Jenkins); fuzz reports as their own suites."""
     from xml.etree import ElementTree as ET
 
     root = ET.Element("testsuites", name="dodo-inngest", time=f"{seconds:.3f}")
@@ -101,6 +108,16 @@ def junit_xml(results: Sequence[Result], *, seconds: float,
         if result.console:
             ET.SubElement(testcase, "system-err").text = "\n".join(
                 f"console.{line.level}: {line.text}" for line in result.console)
+        for run in result.functions or ():
+            testcase = case(result.transform, f"{result.sample} → {run.function}",
+                            run.file or result.transform, run.duration_ms / 1000)
+            if run.status in STOPPED:
+                code = STOPPED[run.status]
+                ET.SubElement(testcase, "failure", type=code,
+                              message=f"{run.function} on {run.event}: {run.error}"
+                              ).text = "\n".join([*_traceback_text(run), *run.printed])
+            elif run.printed:
+                ET.SubElement(testcase, "system-out").text = "\n".join(run.printed)
     for report in fuzzed:
         testcase = case(f"fuzz: {report.transform}",
                         f"{report.event_type} × {report.tried} generated payloads",
@@ -129,6 +146,16 @@ def junit_xml(results: Sequence[Result], *, seconds: float,
         + "\n"
 
 
+def _traceback_text(run: FunctionRun) -> list[str]:
+    """A function run's traceback, the project's own frames: `file:line in function`."""
+    lines = []
+    for frame in run.traceback:
+        lines.append(f"{frame.file}:{frame.line} in {frame.function}")
+        if frame.code:
+            lines.append(f"    {frame.code}")
+    return lines
+
+
 def _finding_text(item: Finding) -> str:
     text = f"{item.severity.value} {item.code} {item.path}: {item.message}"
     return text + (f"\n  hint: {item.hint}" if item.hint else "")
@@ -136,14 +163,15 @@ def _finding_text(item: Finding) -> str:
 
 def github_annotations(results: Sequence[Result]) -> str:
     """GitHub Actions workflow commands: an ::error or ::warning per finding, at the transform
-    file (and line, when the finding has one)."""
+    file (and line, when the finding has one), or at the file the finding names (a function's
+    own line)."""
     lines = []
     for result in results:
         for item in result.findings:
             if item.severity.value == "info":
                 continue
             level = "error" if item.severity.value == "error" else "warning"
-            props = f"file={_gh_property(result.transform)}"
+            props = f"file={_gh_property(item.file or result.transform)}"
             if item.line:
                 props += f",line={item.line}"
             props += f",title={_gh_property(f'{item.code} ({result.sample})')}"

@@ -39,7 +39,9 @@ class Finding:
     path: str = ""
     hint: str = ""
     line: int | None = None
-    """Line in the transform file, when the finding points at one."""
+    """Line in the transform file (or in `file`), when the finding points at one."""
+    file: str = ""
+    """The file the finding points at when it is not the transform: a function's source."""
 
     def to_json(self) -> dict[str, str]:
         """The finding as the JSON report shows it."""
@@ -59,9 +61,9 @@ def fails(findings: list[Finding], *, strict: bool) -> bool:
 
 
 def finding(code: str, message: str, *, path: str = "", hint: str = "",
-            line: int | None = None) -> Finding:
+            line: int | None = None, file: str = "") -> Finding:
     """Make a finding for a catalogued rule, with the rule's severity."""
-    return Finding(code, RULES[code].severity, message, path, hint, line)
+    return Finding(code, RULES[code].severity, message, path, hint, line, file)
 
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -222,6 +224,33 @@ _CATALOGUE = [
          "The event name matches, but its CEL expression could not be evaluated here (a field "
          "it reads is absent, or a function the library lacks), so whether the function runs "
          "is unknown.", ""),
+    # -- the project's own Inngest functions (--functions) -----------------------------------
+    Rule("function-failed", E, "functions", "An Inngest function the event triggers failed.",
+         "With --functions, every function the event triggers runs on it, offline, as the "
+         "official SDK's test tools run it (Python: inngest.experimental.mocked; "
+         "TypeScript: @inngest/test). This one raised or threw, or returned a value that is "
+         "not JSON. The finding points at the function's own line; the result shows its "
+         "traceback and what it printed. Each function runs once (no retries).",
+         "amount = ctx.event.data.get(\"total_amount\", 0)"),
+    Rule("function-timeout", E, "functions", "An Inngest function ran past its time limit.",
+         "A function the event triggers did not finish within [functions] timeout seconds "
+         "(default 5) and was stopped; the next run starts afresh. A loop that never ends, or "
+         "a call waiting on a network that is not there. step.sleep and wait_for_event never "
+         "wait here.", "[tool.dodo-inngest.functions]\ntimeout = 15"),
+    Rule("no-function-triggered", W, "functions",
+         "The event triggers none of the project's functions.",
+         "With --functions, no function's trigger matches the event name (exactly, or with a "
+         "wildcard after '/' or '.') and passes its `if` expression, so Inngest would store "
+         "the event and run nothing. List event names nothing should handle in [functions] "
+         "unhandled-events to silence this; --strict makes it fail.",
+         "[tool.dodo-inngest.functions]\nunhandled-events = [\"dodo/dispute.*\"]"),
+    Rule("function-not-triggered", E, "functions",
+         "A function the configuration says the event must reach did not run.",
+         "[functions.must-reach] names functions that events matching a pattern must trigger; "
+         "this one's triggers do not match the event, or its `if` expression is false for it. "
+         "The finding says which.",
+         "[tool.dodo-inngest.functions.must-reach]\n\"dodo/payment.succeeded\" = "
+         "[\"fulfil-order\"]"),
     # -- the Dodo input ---------------------------------------------------------------------
     Rule("dodo-unknown-type", W, "dodo", "The payload's event type is not one Dodo sends.",
          "The body's `type` is not among the event types of the official `dodopayments` SDK. "

@@ -109,12 +109,17 @@ def _drop(node: Any, parts: list[str]) -> None:
                 node[index] = None
 
 
-def document(request: OutgoingRequest | None, *, cancelled: bool) -> dict[str, Any]:
-    """What a snapshot holds for one result: the request sent, or, for a cancelled delivery,
-    the verdict alone (not the input it was given)."""
+def document(request: OutgoingRequest | None, *, cancelled: bool,
+             functions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What a snapshot holds for one result: the request sent (and with functions what each
+    function run on its events returned, --snapshot-functions), or, for a cancelled
+    delivery, the verdict alone (not the input it was given)."""
     if cancelled or request is None:
         return {"cancelled": cancelled}
-    stored: dict[str, Any] = jsonio.loads(redact(jsonio.dumps(request.to_json())))
+    whole = request.to_json()
+    if functions is not None:
+        whole["functions"] = functions
+    stored: dict[str, Any] = jsonio.loads(redact(jsonio.dumps(whole)))
     return stored  # as written: secrets masked
 
 

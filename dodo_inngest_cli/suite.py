@@ -43,6 +43,10 @@ class SuiteOptions:
     """Also map every Dodo event type × transform."""
     fail_on_unhandled: bool = False
     """Fail when an event type is neither sent nor declared ignored (implies coverage)."""
+    functions: Sequence[str] = ()
+    """The project's Inngest functions to run on the events (else the config's)."""
+    python: str | None = None
+    snapshot_functions: bool = False
 
 
 @dataclasses.dataclass
@@ -60,6 +64,8 @@ class SuiteReport:
     examples: int = 0
     coverage: CoverageMap | None = None
     fail_on_unhandled: bool = False
+    functions: list[Any] | None = None
+    """functions.InngestFunction per function discovered, when functions ran."""
 
     @property
     def summary(self) -> Summary:
@@ -88,6 +94,8 @@ class SuiteReport:
             "results": [result_json(result) for result in self.results]}
         if self.snapshots is not None:
             document["snapshots"] = self.snapshots.report(self.orphans, self.pruned)
+        if self.functions is not None:
+            document["functions"] = [function.to_json() for function in self.functions]
         if self.examples:
             document["fuzz"] = {"seed": self.seed, "examples": self.examples,
                                 "reports": [report.to_json() for report in self.fuzzed]}
@@ -113,16 +121,22 @@ def run_suite(config: Config, choices: Choices, options: SuiteOptions, *,
     """Run every planned transform × sample with the expectations; then fuzz if asked."""
     started = time.perf_counter()
     judged = checks(config, choices)
-    expect = expectations(config, snapshots=options.snapshots, update=options.update_snapshots,
-                          schemas=options.schemas, triggers=options.triggers)
     plan, webhooks = plan_tests(config, choices, paths=options.paths,
                                 transforms=options.transforms, samples=options.samples,
                                 events=options.events)
+    expect = expectations(config, snapshots=options.snapshots, update=options.update_snapshots,
+                          schemas=options.schemas, triggers=options.triggers,
+                          functions=options.functions, python=options.python,
+                          snapshot_functions=options.snapshot_functions)
     store = expect.snapshots
     if store is not None:
         store.scope = _scope(options, plan, webhooks)
-    results = run_plan(plan, webhooks, judged, expect=expect, cancel=cancel)
-    report = SuiteReport(results, 0.0, store, seed=options.seed, examples=options.fuzz)
+    try:
+        results = run_plan(plan, webhooks, judged, expect=expect, cancel=cancel)
+    finally:
+        expect.close()
+    report = SuiteReport(results, 0.0, store, seed=options.seed, examples=options.fuzz,
+                         functions=expect.functions.functions if expect.functions else None)
     if store is not None:
         report.pruned = store.prune() if options.prune else []
         report.orphans = store.orphans()

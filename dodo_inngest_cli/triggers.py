@@ -25,6 +25,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 KEYS = ("function", "event", "expression")
+CEL_HINT = "e.g. event.data.total_amount > 10000"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +59,8 @@ def name_matches(pattern: str, name: str) -> bool:
     return pattern == name
 
 
-def _pattern_problem(pattern: str) -> str:
+def pattern_problem(pattern: str) -> str:
+    """Why Inngest would refuse a trigger's event pattern, or "" when it is fine."""
     if "*" not in pattern:
         return ""
     if pattern.count("*") > 1 or not pattern.endswith("*") or pattern[-2:-1] not in ("/", "."):
@@ -105,23 +107,27 @@ def load_triggers(path: Path) -> list[Trigger]:
         expression = item.get("expression")
         if expression is not None and not isinstance(expression, str):
             raise InputError(f"{path}: {place}.expression: must be a string (CEL)", hint=hint)
-        if expression:
-            from celpy.celparser import CELParseError
-
-            try:
-                compiled(expression)
-            except CELParseError as exc:
-                column = getattr(exc, "column", None)
-                where = f" at column {column}" if column else ""
-                raise InputError(f"{path}: {place}.expression: `{expression}` is not valid "
-                                 f"CEL{where}",
-                                 hint="e.g. event.data.total_amount > 10000") from None
-        problem = _pattern_problem(item["event"])
+        problem = cel_problem(expression) if expression else ""
+        if problem:
+            raise InputError(f"{path}: {place}.expression: {problem}", hint=CEL_HINT)
+        problem = pattern_problem(item["event"])
         if problem:
             raise InputError(f"{path}: {place}.event: '{item['event']}': {problem}",
                              hint="e.g. 'dodo/*' or 'dodo/payment.*'")
         triggers.append(Trigger(item["function"], item["event"], expression or None))
     return triggers
+
+
+def cel_problem(expression: str) -> str:
+    """Why an expression is not valid CEL (naming the column), or "" when it compiles."""
+    from celpy.celparser import CELParseError
+
+    try:
+        compiled(expression)
+    except CELParseError as exc:
+        column = getattr(exc, "column", None)
+        return f"`{expression}` is not valid CEL" + (f" at column {column}" if column else "")
+    return ""
 
 
 def match(trigger: Trigger, event: Any) -> Match:

@@ -70,7 +70,8 @@ def suite_setup(config_file: Path | None, choices: Choices, options: SuiteOption
     config = load_config(config_file)
     settings = config.settings
     expect = expectations(config, snapshots=options.snapshots, schemas=options.schemas,
-                          triggers=options.triggers)
+                          triggers=options.triggers, functions=options.functions,
+                          python=options.python)
     plan, webhooks = plan_tests(config, choices, paths=options.paths,
                                 transforms=options.transforms, samples=options.samples,
                                 events=options.events)
@@ -236,6 +237,10 @@ class WatchSession:
         self._inputs: dict[tuple[str, str], list[Finding]] = {}
         self._pending: set[Path] = set()
 
+    def close(self) -> None:
+        """End what the setup holds open (function runners)."""
+        self.state.expect.close()
+
     def first(self) -> Round:
         """Run every pair."""
         started = time.perf_counter()
@@ -262,6 +267,8 @@ class WatchSession:
     def _finish(self, started: float, changed: tuple[Path, ...], state: Setup,
                 results: dict[PairKey, Result], affected: set[PairKey]) -> Round:
         found = deltas(self.results, results, affected, state.volatile) if self.rounds else []
+        if state.expect is not self.state.expect:
+            self.state.expect.close()  # a new setup: the old one's function runners end
         self.state, self.results = state, results
         self.deps = dependencies(state, results.values())
         self.rounds += 1

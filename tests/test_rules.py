@@ -96,8 +96,10 @@ def check(code: str, webhook: Webhook = PAYMENT) -> Result:
 
 def test_every_rule_has_a_trigger() -> None:
     from test_expect import EXPECTATION_RULES
+    from test_functions import FUNCTION_RULES
 
-    assert sorted([*TRIGGERS, *INPUT_TRIGGERS, *EXPECTATION_RULES]) == sorted(RULES)
+    assert sorted([*TRIGGERS, *INPUT_TRIGGERS, *EXPECTATION_RULES, *FUNCTION_RULES]) == \
+        sorted(RULES)
 
 
 @pytest.mark.parametrize("code", sorted(INPUT_TRIGGERS))

@@ -20,9 +20,11 @@ from .options import (
     FailOnUnhandledOpt,
     Format,
     FormatOpt,
+    FunctionsOpt,
     FuzzOpt,
     IgnoreOpt,
     MemoryLimitOpt,
+    PythonOpt,
     SaveFailuresOpt,
     SeedOpt,
     StrictOpt,
@@ -86,6 +88,11 @@ def test(
         "--triggers", metavar="FILE",
         help="The Inngest functions events must reach: a JSON or TOML list of {function, "
              "event, expression?} (config: triggers).", show_default=False)] = None,
+    functions: FunctionsOpt = None,
+    python: PythonOpt = None,
+    snapshot_functions: Annotated[bool, typer.Option(
+        "--snapshot-functions", help="Snapshots also hold what each function run returned.")]
+    = False,
     fuzz: FuzzOpt = 0,
     seed: SeedOpt = 0,
     save_failures: SaveFailuresOpt = None,
@@ -116,6 +123,7 @@ def test(
       dodo-inngest test --snapshots tests/snapshots --update-snapshots
       dodo-inngest test --format junit --output report.xml
       dodo-inngest test --watch
+      dodo-inngest test -t payment.js -s payment.succeeded --functions app:client
     """
     from ..ci import github_actions
     from ..config import load_config
@@ -134,7 +142,9 @@ def test(
                            events=event or (), snapshots=snapshots,
                            update_snapshots=update_snapshots, prune=prune, schemas=schemas,
                            triggers=triggers, fuzz=fuzz, seed=seed, save_failures=save_failures,
-                           coverage=coverage, fail_on_unhandled=fail_on_unhandled)
+                           coverage=coverage, fail_on_unhandled=fail_on_unhandled,
+                           functions=functions or (), python=python,
+                           snapshot_functions=snapshot_functions)
     chosen = choices(ignore=ignore, strict=strict, dodo_check=dodo_check, time_limit=time_limit,
                      memory_limit=memory_limit, env=env, endpoint_url=endpoint_url)
     detail = Detail.SUMMARY if quiet else Detail.FAILURES if only_failures else Detail.ALL
@@ -280,10 +290,15 @@ def run(
     memory_limit: MemoryLimitOpt = None,
     env: EnvOpt = None,
     endpoint_url: EndpointOpt = None,
+    functions: FunctionsOpt = None,
+    python: PythonOpt = None,
     config: ConfigOpt = None,
     watch: WatchOpt = False,
 ) -> int:
     """Run one transform on one payload: the outgoing payload on stdout, findings on stderr.
+
+    With --functions, the project's Inngest functions the event triggers run on it too; what
+    each did goes to stderr.
 
     Examples:
 
@@ -292,12 +307,13 @@ def run(
       dodo-inngest run payment.js payment.succeeded --request
       cat delivery.json | dodo-inngest run payment.js - | jq .name
       dodo-inngest run payment.js payment.succeeded --watch
+      dodo-inngest run payment.js payment.succeeded --functions app:client
     """
     from ..config import load_config
     from ..errors import InputError
     from ..models import Status
-    from ..pipeline import evaluate
-    from ..plan import checks, load_transform, one_payload
+    from ..pipeline import Expectations, evaluate
+    from ..plan import checks, function_stage, load_transform, one_payload
     from ..sources import parse_webhook
     from .output import Output
     from .render import print_run
@@ -324,8 +340,14 @@ def run(
         webhook = parse_webhook(sys.stdin.buffer.read(), source="<stdin>", name="stdin")
     else:
         webhook = one_payload(payload)
-    result = evaluate(load_transform(transform, config_, chosen), webhook,
-                      checks(config_, chosen))
+    stage = function_stage(config_, functions or (), python)
+    try:
+        result = evaluate(load_transform(transform, config_, chosen), webhook,
+                          checks(config_, chosen),
+                          expect=Expectations(functions=stage) if stage else None)
+    finally:
+        if stage is not None:
+            stage.close()
     print_run(Output(), result, request=request)
     return ExitCode.FAILED if result.status in (Status.FAILED, Status.ERROR) else ExitCode.OK
 

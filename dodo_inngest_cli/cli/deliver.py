@@ -19,9 +19,11 @@ from .options import (
     EventKeyOpt,
     Format,
     FormatOpt,
+    FunctionsOpt,
     IgnoreOpt,
     InngestEnvOpt,
     MemoryLimitOpt,
+    PythonOpt,
     RetriesOpt,
     SecretOpt,
     StrictOpt,
@@ -201,6 +203,8 @@ def replay(
     = False,
     show_output: Annotated[bool, typer.Option(
         "--show-output", help="With --dry-run: print each request it would make.")] = False,
+    functions: FunctionsOpt = None,
+    python: PythonOpt = None,
     output_format: FormatOpt = Format.text,
     retries: RetriesOpt = 5,
     timeout: TimeoutOpt = 10.0,
@@ -221,14 +225,16 @@ def replay(
     \b
       dodo-inngest replay deliveries.jsonl -t payment.js --dev
       dodo-inngest replay deliveries.jsonl -t payment.js --dry-run --show-output
+      dodo-inngest replay deliveries.jsonl -t payment.js --dry-run --functions app:client
       dodo-inngest replay deliveries.jsonl -t payment.js \\
           --url "https://inn.gs/e/$INNGEST_EVENT_KEY" --event 'payment.*' --since 2026-03-01
     """
     from ..capture import count_deliveries, load_secret, read_deliveries
     from ..client import EventClient, resolve_target
     from ..config import load_config
-    from ..errors import in_range
-    from ..plan import checks, load_transform
+    from ..errors import InputError, in_range
+    from ..pipeline import Expectations
+    from ..plan import checks, function_stage, load_transform
     from ..relay import Batch
     from ..replay import (
         Replay,
@@ -246,6 +252,9 @@ def replay(
     in_range("--batch", batch, 1, 5000)
     if rate is not None:
         in_range("--rate", rate, 0.01, 100_000, "a second")
+    if functions and not dry_run:
+        raise InputError("--functions runs your functions locally, so it needs --dry-run",
+                         hint="a real replay sends the events and Inngest runs the functions")
     config_ = load_config(config)
     chosen = choices(ignore=ignore, strict=strict, dodo_check=dodo_check, env=env)
     target = resolve_target(url=url, event_key=event_key, base_url=base_url,
@@ -263,13 +272,15 @@ def replay(
         state_path = state or default_state_path(captures)
         check_state_path(state_path, captures)
         state_file = StateFile(state_path)
+    stage = function_stage(config_, functions or (), python)
     with interruptible() as cancel:
         client = None if dry_run else EventClient(timeout=timeout, retries=retries,
                                                   cancel=cancel)
         run = Replay(loaded, target, checks(config_, chosen), client, state_file,
                      filters=filters, signer=signer, allow_unverified=allow_unverified,
                      force=force, assign_id=not no_assign_id, concurrency=concurrency,
-                     rate=rate, batch=batch, cancel=cancel)
+                     rate=rate, batch=batch, cancel=cancel,
+                     expect=Expectations(functions=stage) if stage else None)
         try:
             with view:
                 on_batch = batches.append if output_format is Format.json else view.request
@@ -279,6 +290,8 @@ def replay(
                 client.close()
             if state_file is not None:
                 state_file.close()
+            if stage is not None:
+                stage.close()
     if output_format is Format.json:
         from .views import request_text
 

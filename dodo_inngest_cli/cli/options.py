@@ -125,6 +125,16 @@ WatchOpt = Annotated[bool, typer.Option(
     "--watch", "-w", help="Keep running: on every save, re-run what the change affects "
                           "(transforms, samples, config, snapshots, schemas, triggers); "
                           "Ctrl-C stops.")]
+FunctionsOpt = Annotated[list[str] | None, typer.Option(
+    "--functions", metavar="TARGET",
+    help="Run the project's own Inngest functions on each event: a Python module:attribute "
+         "(a client, a function or a list of them) or a .js/.ts file exporting functions "
+         "(repeatable; config: [functions] targets). They run as your own code, like your "
+         "tests.", show_default=False)]
+PythonOpt = Annotated[str | None, typer.Option(
+    "--python", metavar="PATH",
+    help="The Python that runs Python --functions targets (default: the one running "
+         "dodo-inngest; config: [functions] python).", show_default=False)]
 EventGlobOpt = Annotated[list[str] | None, typer.Option(
     "--event", metavar="GLOB", help="Only payloads of these Dodo event types, e.g. "
                                     "'payment.*' (repeatable).", show_default=False)]

@@ -47,6 +47,11 @@ def print_suite(console: Console, report: SuiteReport, *, show_output: bool,
                 detail: Detail = Detail.ALL) -> None:
     """The text report of `test`: a table per transform, grouped details, the summary."""
     if detail is not Detail.SUMMARY:
+        if report.functions is not None:
+            from .function_views import print_discovered
+
+            print_discovered(console, report.functions)
+            console.print()
         shown = [r for r in report.results if r.status is not Status.SKIPPED
                  and (detail is Detail.ALL or r.status in (Status.FAILED, Status.ERROR))]
         for index, transform in enumerate(dict.fromkeys(r.transform for r in shown)):
@@ -68,8 +73,15 @@ def results_table(console: Console, transform: str, results: Sequence[Result]) -
     else:
         rows = [[text(r.sample), _status(r.status), _codes(r.findings),
                  text(f"{r.duration_ms:.1f}")] for r in results]
-    print_rows(console, [Column("Sample"), Column("Status"), Column("Findings", prose=True),
-                         Column("ms", justify="right", optional=True)], rows, title=transform)
+    columns = [Column("Sample"), Column("Status"), Column("Findings", prose=True),
+               Column("ms", justify="right", optional=True)]
+    if any(r.functions is not None for r in results):  # --functions: what ran, before ms
+        from .function_views import functions_cell
+
+        columns.insert(3, Column("Functions", prose=True))
+        for row, result in zip(rows, results, strict=False):
+            row.insert(3, functions_cell(result.functions))
+    print_rows(console, columns, rows, title=transform)
 
 
 def _status(status: Status) -> Text:
@@ -127,7 +139,10 @@ def print_details(console: Console, results: Sequence[Result], *, show_output: b
         findings = _shown(first, show_output)
         failed = first.status in (Status.FAILED, Status.ERROR)
         has_output = show_output and first.request is not None
-        if not (findings or failed or has_output or first.changes or first.triggers):
+        from .function_views import run_lines, shows_runs
+
+        runs = shows_runs(first.functions, show_output)
+        if not (findings or failed or has_output or first.changes or first.triggers or runs):
             continue
         console.print()
         console.print(_block_head(block), soft_wrap=True)
@@ -140,6 +155,9 @@ def print_details(console: Console, results: Sequence[Result], *, show_output: b
             functions = ", ".join(m.function + ("?" if m.matched is None else "")
                                   for m in first.triggers) or "none"
             console.print(text(f"  → functions: {functions}", style="cyan"), soft_wrap=True)
+        if runs and first.functions:
+            for line in run_lines(first.functions, show_output=show_output):
+                console.print(line, soft_wrap=True)
         if (failed or show_output) and len(block) == 1:
             for line in console_lines(first.console):
                 console.print(line, soft_wrap=True)
@@ -182,6 +200,14 @@ def print_run(output: Output, result: Result, *, request: bool) -> None:
         output.err.print(line, soft_wrap=True)
     if result.findings:
         print_findings(output.err, result.findings)
+    if result.functions is not None:
+        from .function_views import functions_cell, run_lines
+
+        head = text("functions: ", style="bold")
+        head.append_text(functions_cell(result.functions))
+        output.err.print(head, soft_wrap=True)
+        for line in run_lines(result.functions, show_output=False):
+            output.err.print(line, soft_wrap=True)
     if result.request is not None and result.status not in (Status.CANCELLED, Status.ERROR):
         output.json(result.request.to_json() if request else result.request.payload)
 

@@ -96,6 +96,8 @@ def _watch(setup: Callable[[], Setup], output: Output, *, first: Callable[[Round
             follow(session, on_round=show, on_ready=ready)
         except KeyboardInterrupt:
             last(latest)
+        finally:
+            session.close()
     return ExitCode.INTERRUPTED  # watching ends only when interrupted
 
 
