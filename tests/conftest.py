@@ -20,6 +20,8 @@ TRANSFORMS = SAMPLES / "transforms"
 
 RunCli = Callable[..., Result]
 
+pytest_plugins = ["pytester"]  # runs pytest in scratch projects (the pytest plugin's tests)
+
 
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> RunCli:
