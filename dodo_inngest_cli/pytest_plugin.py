@@ -21,7 +21,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
+
     from .config import Config
+    from .errors import DodoInngestError
     from .models import Result, Webhook
     from .pipeline import Checks, Expectations, Planned
     from .rules import Finding
@@ -72,21 +75,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _tool_config(config: pytest.Config) -> Config:
-    """The dodo-inngest config: the option, the ini setting, or the one found upward."""
+    """The dodo-inngest config: the option (from the invocation folder), the ini setting (from
+    the rootdir), or the one found upward from the rootdir."""
     from .config import load_config
     from .errors import DodoInngestError
 
-    named = config.getoption("dodo_inngest_config") or config.getini("dodo_inngest_config")
+    option, ini = config.getoption("dodo_inngest_config"), config.getini("dodo_inngest_config")
+    named = (config.invocation_params.dir / option if option else
+             config.rootpath / ini if ini else None)
     try:
-        return load_config(config.rootpath / named if named else None, start=config.rootpath)
+        return load_config(named, start=config.rootpath)
     except DodoInngestError as exc:
         raise pytest.UsageError(_message(exc)) from None
 
 
-def _message(exc: Exception) -> str:
+def _message(exc: DodoInngestError) -> str:
     """A core error as one line: the message, then the hint."""
-    hint = getattr(exc, "hint", None)
-    return str(exc) + (f" (hint: {hint})" if hint else "")
+    return exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
 
 
 class Pairs:
@@ -207,7 +212,7 @@ class PairItem(pytest.Item):
             raise PairFailed(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str | Any:
+                     style: Any = None) -> str | TerminalRepr:
         """The findings of a failed pair, as `test`'s text report shows them."""
         if isinstance(excinfo.value, PairFailed):
             from .report import result_details

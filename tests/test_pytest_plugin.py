@@ -120,6 +120,21 @@ def test_ini_option_and_testpaths_that_miss_the_transforms(project: pytest.Pytes
     assert result.outlines[:6] == ["tests/test_app.py::test_app", *PAIRS[2:], *PAIRS[:2], ""]
 
 
+@pytest.mark.parametrize("how", ["option", "ini"])
+def test_the_config_file_can_be_named(project: pytest.Pytester, how: str) -> None:
+    (project.path / "ci").mkdir()
+    (project.path / "dodo-inngest.toml").rename(project.path / "ci" / "checks.toml")
+    (project.path / "ci" / "checks.toml").write_text(
+        CONFIG.replace('"webhooks"', '"../webhooks"').replace('"transforms/', '"../transforms/'))
+    if how == "ini":
+        project.makeini("[pytest]\ndodo_inngest_config = ci/checks.toml\n")
+        args = ["--dodo-inngest"]
+    else:
+        args = ["--dodo-inngest", "--dodo-inngest-config", "ci/checks.toml"]
+    result = project.runpytest(*args, "--collect-only", "-q")
+    assert result.outlines[:5] == [*PAIRS, ""]
+
+
 def test_snapshots_are_written_on_request_then_compared(project: pytest.Pytester) -> None:
     (project.path / "dodo-inngest.toml").write_text(
         'snapshots = "snapshots"\n' + CONFIG.replace(

@@ -153,7 +153,7 @@ def test(
             print_fuzz(output_.out, report.fuzzed, seed=seed)
         if github_actions():
             output_.data(github_annotations(report.results))
-        append_job_summary(output_, report)
+        _append_job_summary(output_, report)
         return report.exit_code
     from .. import jsonio
 
@@ -177,11 +177,11 @@ def test(
         output_.json_text(data)
     else:
         output_.data(data)
-    append_job_summary(output_, report)
+    _append_job_summary(output_, report)
     return report.exit_code
 
 
-def append_job_summary(output: Output, report: SuiteReport) -> None:
+def _append_job_summary(output: Output, report: SuiteReport) -> None:
     """Append the Markdown summary to GitHub's job summary file when there is one; a file
     that cannot be written is a warning, never a failure of the run."""
     from ..ci import step_summary
