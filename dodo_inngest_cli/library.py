@@ -130,13 +130,18 @@ def find(name: str) -> Sample:
 def load(name: str, overrides: Sequence[str] = ()) -> Any:
     """A sample's body as JSON, with `path=value` overrides applied."""
     body = json.loads(find(name).path.read_text(encoding="utf-8"))
+    apply_overrides(body, overrides)
+    return body
+
+
+def apply_overrides(body: Any, overrides: Sequence[str]) -> None:
+    """Apply `path=value` overrides (as `--set` takes them) to a body, in place."""
     for item in overrides:
         path, sep, raw = item.partition("=")
         if not sep or not path:
             raise InputError(f"--set {item!r}: expected PATH=VALUE",
                              hint="e.g. --set data.currency=JPY")
         apply_override(body, path, _parse_value(raw))
-    return body
 
 
 def apply_override(body: Any, path: str, value: Any) -> None:

@@ -89,9 +89,7 @@ def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
         raise InputError("no transform to test",
                          hint="name a .js file, use -t FILE, or list transforms in the config")
     if not webhooks:
-        configured = payload_files(config.path(p) for p in config.settings.samples)
-        webhooks = [_read(path) for path in configured] if configured \
-            else library.webhooks()
+        webhooks = configured_webhooks(config)
     if events:
         webhooks = [w for w in webhooks if matches(w.event_type, events)]
         if not webhooks:
@@ -101,6 +99,14 @@ def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
     plan = [Planned(Transform.from_file(shown(path), **options), filters.get(path.resolve()))
             for path in transform_paths]
     return plan, webhooks
+
+
+def configured_webhooks(config: Config) -> list[Webhook]:
+    """The config's samples (files and folders of them), or the bundled library when it lists
+    none."""
+    configured = payload_files(config.path(p) for p in config.settings.samples)
+    return [_read(path) for path in configured] if configured \
+        else library.webhooks()
 
 
 def event_filters(config: Config) -> dict[Path, tuple[str, ...] | None]:

@@ -1,6 +1,7 @@
 """Reports on a list of results: the summary, the JSON of one result (README, "--format
-json"), JUnit XML and GitHub annotations. Every format holds whatever a transform printed,
-escaped so it stays well-formed; secrets are masked by the writer."""
+json"), JUnit XML, GitHub annotations, `short` lines for editors and a result's details as
+plain text. Every format holds whatever a transform printed, escaped so it stays well-formed;
+secrets are masked by the writer."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from typing import Any
 
 from .functions import FunctionRun, FunctionStatus
 from .models import Result, Status
-from .rules import Finding
+from .rules import Finding, Severity
 from .textsafe import printable, xml_safe
 
 REPORT_VERSION = 1
 STOPPED = {FunctionStatus.FAILED: "function-failed",
            FunctionStatus.TIMED_OUT: "function-timeout"}
 """The function runs that fail, and the rule each is reported under."""
+SEVERITY_MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,3 +189,36 @@ def _gh_data(text: str) -> str:
 
 def _gh_property(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def short_lines(results: Sequence[Result]) -> str:
+    """`FILE:LINE:COL: SEVERITY CODE: message [sample]`, a line per error and warning: the
+    compilers' format that editors' problem matchers, vim's quickfix and grep read. FILE is the
+    transform; findings carry no column (1), and one without a line points at line 1."""
+    lines = []
+    for result in results:
+        for item in result.findings:
+            if item.severity is Severity.INFO:
+                continue
+            lines.append(f"{_one_line(result.transform)}:{item.line or 1}:1: "
+                         f"{item.severity.value} {item.code}: {_one_line(item.message)} "
+                         f"[{_one_line(result.sample)}]")
+    return "".join(line + "\n" for line in lines)
+
+
+def _one_line(text: str) -> str:
+    return printable(" ".join(text.splitlines()))
+
+
+def result_details(result: Result) -> str:
+    """A result's details as plain text, shaped as `test`'s text report shows them under a
+    pair: each finding with its JSON path and hint, snapshot changes, console lines."""
+    lines = []
+    for item in result.findings:
+        where = f" {item.path}" if item.path else ""
+        lines.append(f"  {SEVERITY_MARK[item.severity]} {item.code}{where}  {item.message}")
+        if item.hint:
+            lines.append(f"      hint: {item.hint}")
+    lines += [f"    {change}" for change in result.changes]
+    lines += [f"  console.{line.level}: {line.text}" for line in result.console]
+    return "\n".join(printable(line) for line in lines)

@@ -20,6 +20,8 @@ TRANSFORMS = SAMPLES / "transforms"
 
 RunCli = Callable[..., Result]
 
+pytest_plugins = ["pytester"]  # runs pytest in scratch projects (the pytest plugin's tests)
+
 
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> RunCli:
@@ -28,7 +30,8 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> RunCli:
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("DODO_INNGEST_DEBUG", "raise")
     for name in ("FORCE_COLOR", "INNGEST_EVENT_KEY", "INNGEST_DEV", "INNGEST_BASE_URL",
-                 "INNGEST_EVENT_API_BASE_URL", "INNGEST_ENV", "DODO_PAYMENTS_WEBHOOK_KEY"):
+                 "INNGEST_EVENT_API_BASE_URL", "INNGEST_ENV", "DODO_PAYMENTS_WEBHOOK_KEY",
+                 "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
         monkeypatch.delenv(name, raising=False)
     runner = CliRunner()
 

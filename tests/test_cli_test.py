@@ -178,7 +178,7 @@ def test_console_lines_of_a_failed_run_are_shown(cli: RunCli, in_tmp: Path) -> N
     pytest.param(
         lambda d: None, ["-t", PAYMENT, "--format", "xml"],
         "error: Invalid value for '--format' / '-f': 'xml' is not one of text, json, junit, "
-        "github\nhint: see 'dodo-inngest test --help'\n",
+        "github, short\nhint: see 'dodo-inngest test --help'\n",
         id="unknown-format"),
     pytest.param(
         lambda d: None, ["-t", PAYMENT, "--ignore", "ts-in-second"],

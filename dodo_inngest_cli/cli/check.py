@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,6 +33,10 @@ from .options import (
     choices,
 )
 
+if TYPE_CHECKING:
+    from ..suite import SuiteReport
+    from .output import Output
+
 
 class ReportFormat(str, enum.Enum):
     """Report formats of `test`."""
@@ -41,6 +45,7 @@ class ReportFormat(str, enum.Enum):
     json = "json"
     junit = "junit"
     github = "github"
+    short = "short"
 
 
 def test(
@@ -56,9 +61,10 @@ def test(
              "payment.succeeded (repeatable).", show_default=False)] = None,
     event: EventGlobOpt = None,
     output_format: Annotated[ReportFormat, typer.Option(
-        "--format", "-f", metavar="text|json|junit|github",
+        "--format", "-f", metavar="text|json|junit|github|short",
         help="text for people, json for machines, junit for CI test reports, github for "
-             "workflow annotations.")] = ReportFormat.text,
+             "workflow annotations, short for editors and grep (FILE:LINE:COL: SEVERITY CODE: "
+             "message [sample]).")] = ReportFormat.text,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", metavar="FILE",
         help="Write the report to FILE; the one-line summary still goes to the terminal.",
@@ -113,7 +119,8 @@ def test(
     """Run transforms over sample payloads and check every result against Inngest's contract.
 
     With no paths, the transforms and samples listed in the config are used; with no samples
-    anywhere, the bundled library.
+    anywhere, the bundled library. On GitHub Actions, findings also become annotations
+    (whenever the report does not hold stdout) and the job summary gets a Markdown report.
 
     Examples:
 
@@ -124,11 +131,12 @@ def test(
       dodo-inngest test --format junit --output report.xml
       dodo-inngest test --watch
       dodo-inngest test -t payment.js -s payment.succeeded --functions app:client
+      dodo-inngest test --format short
     """
     from ..ci import github_actions
     from ..config import load_config
     from ..errors import in_range
-    from ..report import github_annotations, junit_xml
+    from ..report import github_annotations, junit_xml, short_lines
     from ..suite import SuiteOptions, run_suite
     from .coverage_view import print_coverage, report_unhandled
     from .interrupt import interruptible
@@ -186,6 +194,7 @@ def test(
             report_unhandled(output_, report.coverage, fail_on_unhandled=fail_on_unhandled)
         if github_actions():
             output_.data(github_annotations(report.results))
+        _append_job_summary(output_, report)
         return report.exit_code
     from .. import jsonio
 
@@ -193,6 +202,8 @@ def test(
         data = jsonio.dumps_report(report.to_json())
     elif output_format is ReportFormat.junit:
         data = junit_xml(report.results, seconds=report.seconds, fuzzed=report.fuzzed)
+    elif output_format is ReportFormat.short:
+        data = short_lines(report.results)
     else:
         data = github_annotations(report.results)
     if report.coverage is not None:
@@ -203,11 +214,31 @@ def test(
         line = summary_line(report.summary, report.seconds)
         line.append(f"; report written to {output}")
         output_.out.print(line, soft_wrap=True)
+        if github_actions():
+            output_.data(github_annotations(report.results))
     elif output_format is ReportFormat.json:
         output_.json_text(data)
     else:
         output_.data(data)
+    _append_job_summary(output_, report)
     return report.exit_code
+
+
+def _append_job_summary(output: Output, report: SuiteReport) -> None:
+    """Append the Markdown summary to GitHub's job summary file when there is one; a file
+    that cannot be written is a warning, never a failure of the run."""
+    from ..ci import step_summary
+    from ..job_summary import job_summary
+    from ..redaction import redact
+
+    path = step_summary()
+    if path is None:
+        return
+    try:
+        with path.open("a", encoding="utf-8", errors="backslashreplace") as handle:
+            handle.write(redact(job_summary(report)))
+    except OSError as exc:
+        output.warning(f"{path}: cannot write the job summary: {exc.strerror}")
 
 
 def fuzz_command(

@@ -20,7 +20,9 @@ def init(
     """Start a project: corrected transforms, config, a snapshots folder and a CI workflow.
 
     The transforms send ts in milliseconds, an idempotency id and provider-prefixed names
-    (dodo/payment.succeeded), and cancel the event types they do not handle.
+    (dodo/payment.succeeded), and cancel the event types they do not handle. The workflow
+    installs dodo-inngest the way this copy was installed (a version, or a git URL at its
+    commit); a copy from a local folder or file gets an install step marked EDIT.
 
     Examples:
 
@@ -28,13 +30,19 @@ def init(
       dodo-inngest init
       dodo-inngest init billing-events && cd billing-events && dodo-inngest test
     """
-    from ..starter import NEXT_STEPS, write_starter
+    from ..install import current
+    from ..starter import NEXT_STEPS, WORKFLOW_PATH, write_starter
     from .output import Output, text
 
-    written = write_starter(folder, force=force)
-    out = Output().out
+    install = current()
+    written = write_starter(folder, install, force=force)
+    output = Output()
+    out = output.out
     for path in written:
         out.print(text(f"wrote {path}"), soft_wrap=True)
+    if install.requirement is None:
+        output.warning(f"{install.explain()}, which CI cannot install from: edit the install "
+                       f"step of {folder / WORKFLOW_PATH} (README: Install)")
     out.print()
     out.print("Next:", soft_wrap=True)
     if folder.resolve() != Path.cwd().resolve():

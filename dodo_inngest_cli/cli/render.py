@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..models import ConsoleLine, Result, Status
-from ..report import Summary
+from ..report import SEVERITY_MARK, Summary
 from ..rules import Finding, Rule, Severity
 from .layout import Column, print_rows
 from .output import Output, text
@@ -27,7 +27,6 @@ STATUS_STYLE = {
     Status.CANCELLED: "cyan", Status.SKIPPED: "dim",
 }
 SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
-SEVERITY_MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
 CHANGE_STYLE = {"added": "green", "removed": "red", "changed": "yellow"}
 SAMPLES_LISTED = 5
 """How many sample names a group of identical findings lists before counting the rest."""
