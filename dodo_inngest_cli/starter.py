@@ -38,9 +38,16 @@ on: [push, pull_request]
 jobs:
   transforms:
     runs-on: ubuntu-latest
+{defaults}\
     steps:
       - uses: actions/checkout@v4
 {steps}"""
+
+DEFAULTS = """\
+    defaults:
+      run:
+        working-directory: {folder}
+"""
 
 ACTION_STEPS = """\
       # dodo-inngest's own action, at the commit this copy of dodo-inngest was installed from:
@@ -49,7 +56,7 @@ ACTION_STEPS = """\
       - uses: {action}
         with:
           args: --strict
-"""
+{working_directory}"""
 
 PIP_STEPS = """\
       - uses: actions/setup-python@v5
@@ -63,7 +70,7 @@ PIP_STEPS = """\
         if: always()
         with:
           name: dodo-inngest-report
-          path: dodo-inngest.xml
+          path: {report}
 """
 
 INSTALL_STEP = """\
@@ -93,20 +100,35 @@ NEXT_STEPS = (
 )
 
 
-def workflow(install: InstallSource) -> str:
+def workflow(install: InstallSource, folder: str = ".") -> str:
     """The GitHub Actions workflow: this repository's action when the tool came from GitHub,
-    else setup-python, the install CI can run (or a step marked for editing), and `test`."""
+    else setup-python, the install CI can run (or a step marked for editing), and `test`;
+    run in folder, relative to the repository root."""
+    inside = folder not in ("", ".")
     if install.github_action is not None:
-        return WORKFLOW.format(steps=ACTION_STEPS.format(action=install.github_action))
+        where = f"          working-directory: {folder}\n" if inside else ""
+        return WORKFLOW.format(defaults="", steps=ACTION_STEPS.format(
+            action=install.github_action, working_directory=where))
     if install.requirement is not None:
         step = INSTALL_STEP.format(requirement=shlex.quote(install.requirement))
     else:
         step = EDIT_INSTALL_STEP.format(reason=install.reason, path=WORKFLOW_PATH)
-    return WORKFLOW.format(steps=PIP_STEPS.format(install=step))
+    report = f"{folder}/dodo-inngest.xml" if inside else "dodo-inngest.xml"
+    return WORKFLOW.format(defaults=DEFAULTS.format(folder=folder) if inside else "",
+                           steps=PIP_STEPS.format(install=step, report=report))
+
+
+def repository_root(folder: Path) -> Path | None:
+    """The root of the git repository holding folder (the first parent with `.git`)."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
 
 
 def starter_files(install: InstallSource) -> dict[str, str]:
-    """Relative path → content of every file `init` writes."""
+    """Relative path → content of every file `init` writes, for a project at a repository's
+    root."""
     transforms = bundled("transforms")
     files = {f"transforms/{name}.js": (transforms / f"{name}.js").read_text(encoding="utf-8")
              for name in ("payment", "subscription", "dispute")}
@@ -117,10 +139,19 @@ def starter_files(install: InstallSource) -> dict[str, str]:
 
 
 def write_starter(folder: Path, install: InstallSource, *,
-                  force: bool = False) -> list[Path]:
+                  force: bool = False) -> tuple[list[Path], Path]:
     """Write the starter project into folder, its workflow installing the tool as install
-    says; an existing file is kept unless force."""
+    says, where GitHub reads it: at the root of the git repository holding the folder (running
+    in the folder), or in the folder when it is in none. An existing file is kept unless
+    force. Returns what was written, and the workflow's path."""
     files: dict[Path, str | bytes] = {folder / name: content
                                       for name, content in starter_files(install).items()}
-    return write_new_files(files, force=force,
-                           hint="init never overwrites; --force does, or pick an empty folder")
+    root = repository_root(folder.resolve())
+    if root is not None and root != folder.resolve():
+        inside = folder.resolve().relative_to(root).as_posix()
+        del files[folder / WORKFLOW_PATH]
+        files[root / WORKFLOW_PATH] = workflow(install, inside)
+    written = write_new_files(files, force=force,
+                              hint="init never overwrites; --force does, or pick an empty "
+                                   "folder")
+    return written, next(p for p in files if p.as_posix().endswith(WORKFLOW_PATH))

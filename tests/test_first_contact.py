@@ -323,3 +323,31 @@ def test_item19_ts_at_exactly_2100_is_accepted_like_inngest_does() -> None:
         refused = dev.ingest("k", json.dumps({**event, "ts": MAX_TS_MS + 1}).encode(), {})
     assert (accepted[0], refused) == (200, (400, {"ids": [""], "status": 400,
                                                   "error": "timestamp is after Jan 1, 2100"}))
+
+
+def test_item18_init_in_a_subfolder_puts_the_workflow_where_github_reads_it(
+        cli: RunCli, in_tmp: Path) -> None:
+    import subprocess
+
+    import yaml
+
+    subprocess.run(["git", "init", "-q", str(in_tmp)], check=True)
+    result = cli("init", "shop", code=0)
+    workflow = in_tmp / ".github" / "workflows" / "dodo-inngest.yml"
+    assert f"wrote {workflow}" in result.stdout or "wrote .github/workflows/dodo-inngest.yml" \
+        in result.stdout
+    assert not (in_tmp / "shop" / ".github").exists()
+    assert "the workflow is at the repository's root, where GitHub reads it" in \
+        " ".join(result.stderr.split())
+    job = yaml.safe_load(workflow.read_text())["jobs"]["transforms"]
+    assert job["defaults"]["run"]["working-directory"] == "shop"
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload"))
+    assert upload["with"]["path"] == "shop/dodo-inngest.xml"
+
+
+def test_item18_init_outside_any_repository_says_where_the_workflow_must_go(
+        cli: RunCli, in_tmp: Path) -> None:
+    result = cli("init", "shop", code=0)
+    assert (in_tmp / "shop" / ".github" / "workflows" / "dodo-inngest.yml").exists()
+    assert "shop is in no git repository yet: GitHub reads .github/workflows/dodo-inngest.yml " \
+           "only at a repository's root (git init there)" in " ".join(result.stderr.split())

@@ -31,18 +31,26 @@ def init(
       dodo-inngest init billing-events && cd billing-events && dodo-inngest test
     """
     from ..install import current
-    from ..starter import NEXT_STEPS, WORKFLOW_PATH, write_starter
+    from ..starter import NEXT_STEPS, WORKFLOW_PATH, repository_root, write_starter
     from .output import Output, text
 
     install = current()
-    written = write_starter(folder, install, force=force)
+    written, workflow = write_starter(folder, install, force=force)
     output = Output()
     out = output.out
     for path in written:
         out.print(text(f"wrote {path}"), soft_wrap=True)
+    if workflow != folder / WORKFLOW_PATH:
+        output.err.print(text(f"the workflow is at the repository's root, where GitHub reads it "
+                              f"({workflow}); it runs in {folder}", style="dim"),
+                         soft_wrap=True)
+    elif repository_root(folder.resolve()) is None:
+        output.err.print(text(f"{folder} is in no git repository yet: GitHub reads "
+                              f"{WORKFLOW_PATH} only at a repository's root (git init there)",
+                              style="dim"), soft_wrap=True)
     if install.requirement is None:
         output.warning(f"{install.explain()}, which CI cannot install from: edit the install "
-                       f"step of {folder / WORKFLOW_PATH} (README: Install)")
+                       f"step of {workflow} (README: Install)")
     out.print()
     out.print("Next:", soft_wrap=True)
     if folder.resolve() != Path.cwd().resolve():
