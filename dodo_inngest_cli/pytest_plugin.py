@@ -42,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Write new and changed dodo-inngest snapshots.")
     group.addoption("--dodo-inngest-config", metavar="FILE", default=None,
                     help="The dodo-inngest config file (default: dodo-inngest.toml or "
-                         "pyproject.toml, found upward from the rootdir).")
+                         "pyproject.toml, found upward from where pytest runs).")
     parser.addini("dodo_inngest", type="bool", default=False,
                   help="Test each transform × sample of the dodo-inngest config.")
     parser.addini("dodo_inngest_config", default="",
@@ -76,7 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _tool_config(config: pytest.Config) -> Config:
     """The dodo-inngest config: the option (from the invocation folder), the ini setting (from
-    the rootdir), or the one found upward from the rootdir."""
+    the rootdir), or the one found upward from the invocation folder, as the command line
+    finds it (in a monorepo, the rootdir can be above the project)."""
     from .config import load_config
     from .errors import DodoInngestError
 
@@ -84,7 +85,7 @@ def _tool_config(config: pytest.Config) -> Config:
     named = (config.invocation_params.dir / option if option else
              config.rootpath / ini if ini else None)
     try:
-        return load_config(named, start=config.rootpath)
+        return load_config(named, start=config.invocation_params.dir)
     except DodoInngestError as exc:
         raise pytest.UsageError(_message(exc)) from None
 

@@ -139,19 +139,21 @@ def starter_files(install: InstallSource) -> dict[str, str]:
 
 
 def write_starter(folder: Path, install: InstallSource, *,
-                  force: bool = False) -> tuple[list[Path], Path]:
-    """Write the starter project into folder, its workflow installing the tool as install
-    says, where GitHub reads it: at the root of the git repository holding the folder (running
-    in the folder), or in the folder when it is in none. An existing file is kept unless
-    force. Returns what was written, and the workflow's path."""
+                  force: bool = False) -> tuple[list[Path], Path | None]:
+    """Write the starter project into folder (never outside it), its workflow installing the
+    tool as install says. When the folder lies inside a git repository whose root is
+    elsewhere, the workflow runs in the folder and must be moved to that root, where GitHub
+    reads workflows: the root is returned then (else None). An existing file is kept unless
+    force."""
     files: dict[Path, str | bytes] = {folder / name: content
                                       for name, content in starter_files(install).items()}
     root = repository_root(folder.resolve())
     if root is not None and root != folder.resolve():
-        inside = folder.resolve().relative_to(root).as_posix()
-        del files[folder / WORKFLOW_PATH]
-        files[root / WORKFLOW_PATH] = workflow(install, inside)
+        files[folder / WORKFLOW_PATH] = workflow(
+            install, folder.resolve().relative_to(root).as_posix())
+    else:
+        root = None
     written = write_new_files(files, force=force,
                               hint="init never overwrites; --force does, or pick an empty "
                                    "folder")
-    return written, next(p for p in files if p.as_posix().endswith(WORKFLOW_PATH))
+    return written, root

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +118,6 @@ def test_workflow_of_a_local_install_has_a_step_marked_to_edit_that_fails() -> N
 def test_init_from_an_editable_install_marks_the_line_and_says_why(cli: RunCli,
                                                                     in_tmp: Path) -> None:
     # The test suite runs from an editable install of this checkout (.ci/run: pip install -e).
-    subprocess.run(["git", "init", "-q", "shop"], check=True)  # the project is its repository
     result = cli("init", "shop", code=0)
     assert result.stderr == (
         f"warning: this dodo-inngest is an editable install of a local checkout ({ROOT}), which "

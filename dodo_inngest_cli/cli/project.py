@@ -31,23 +31,19 @@ def init(
       dodo-inngest init billing-events && cd billing-events && dodo-inngest test
     """
     from ..install import current
-    from ..starter import NEXT_STEPS, WORKFLOW_PATH, repository_root, write_starter
+    from ..starter import NEXT_STEPS, WORKFLOW_PATH, write_starter
     from .output import Output, text
 
     install = current()
-    written, workflow = write_starter(folder, install, force=force)
+    written, root = write_starter(folder, install, force=force)
     output = Output()
     out = output.out
     for path in written:
         out.print(text(f"wrote {path}"), soft_wrap=True)
-    if workflow != folder / WORKFLOW_PATH:
-        output.err.print(text(f"the workflow is at the repository's root, where GitHub reads it "
-                              f"({workflow}); it runs in {folder}", style="dim"),
-                         soft_wrap=True)
-    elif repository_root(folder.resolve()) is None:
-        output.err.print(text(f"{folder} is in no git repository yet: GitHub reads "
-                              f"{WORKFLOW_PATH} only at a repository's root (git init there)",
-                              style="dim"), soft_wrap=True)
+    workflow = folder / WORKFLOW_PATH
+    if root is not None:
+        output.warning(f"GitHub reads workflows only at the repository's root: move {workflow} "
+                       f"to {root / WORKFLOW_PATH} (it runs in {folder} as written)")
     if install.requirement is None:
         output.warning(f"{install.explain()}, which CI cannot install from: edit the install "
                        f"step of {workflow} (README: Install)")
