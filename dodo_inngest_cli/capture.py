@@ -56,7 +56,8 @@ class Delivery:
 
     def webhook(self) -> Webhook:
         """The delivery as a Webhook (raises InputError when the body is not a Dodo object)."""
-        webhook = parse_webhook(self.body.encode("utf-8"), source=self.source, name=self.id)
+        webhook = parse_webhook(self.body.encode("utf-8"), source=self.source, name=self.id,
+                                embedded=True)
         return dataclasses.replace(webhook, headers=self.headers)
 
     @property

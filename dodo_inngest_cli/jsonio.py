@@ -79,20 +79,27 @@ def read_json_file(path: Path, *, what: str, hint: str = "") -> Any:
     return parse_json(text.removeprefix("\ufeff"), source=str(path), hint=hint)
 
 
-def parse_json(text: str, *, source: str, hint: str = "") -> Any:
-    """Parse JSON text; errors name the source, line and column."""
+def parse_json(text: str, *, source: str, hint: str = "", embedded: bool = False) -> Any:
+    """Parse JSON text; errors name the source, line and column (for text embedded in a
+    larger file, such as a capture line's body, the place within that text)."""
     try:
         return loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
+        raise InputError(_where(source, exc.lineno, exc.colno, embedded) + exc.msg,
                          hint=hint) from None
     except ValueError as exc:  # NaN or Infinity, which json.loads reads without this check
         line, column = _constant_position(text)
-        raise InputError(f"{source}:{line}:{column}: not valid JSON: {exc}", hint=hint) \
+        raise InputError(_where(source, line, column, embedded) + str(exc), hint=hint) \
             from None
     except RecursionError:
         raise InputError(f"{source}: the JSON is nested too deeply to read", hint=hint) \
             from None
+
+
+def _where(source: str, line: int, column: int, embedded: bool) -> str:
+    if embedded:
+        return f"{source}: the body is not valid JSON (line {line}, column {column}): "
+    return f"{source}:{line}:{column}: not valid JSON: "
 
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN')

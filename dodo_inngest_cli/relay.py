@@ -344,8 +344,8 @@ class Relay:
             self.cancel.check()
             try:
                 webhook = delivery.webhook()
-            except InputError as exc:
-                prepared.append(Dispatch(delivery.id, delivery.source, "", Outcome.ERROR,
+            except InputError as exc:  # a body that is not a Dodo object: unreadable
+                prepared.append(Dispatch(delivery.id, delivery.source, "", Outcome.INVALID,
                                          reason=exc.message))
                 continue
             prepared.append(prepare(self.transform, webhook, self.checks, key=delivery.id,

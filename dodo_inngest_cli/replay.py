@@ -299,6 +299,21 @@ class Filters:
     until: dt.datetime | None = None
     ids: tuple[str, ...] = ()
 
+    @property
+    def shown(self) -> str:
+        """The filters as they were given on the command line."""
+        parts = [*(f"--event {e}" for e in self.events), *(f"--id {i}" for i in self.ids)]
+        parts += [f"--since {self.since.isoformat()}"] if self.since else []
+        parts += [f"--until {self.until.isoformat()}"] if self.until else []
+        return " ".join(parts)
+
+    def check_matched(self, report: ReplayReport) -> None:
+        """Filters that kept none of the deliveries read are an input error (exit 2), as in
+        `test --event`: a typo must not pass for an empty capture."""
+        if self.shown and report.read and not report.kept:
+            raise InputError(f"no delivery of the {report.read} read matches {self.shown}",
+                             hint="event types look like payment.succeeded; try 'payment.*'")
+
     def keeps(self, delivery: Delivery) -> bool:
         """Whether the delivery passes every filter."""
         if self.ids and delivery.id not in self.ids:
@@ -346,6 +361,10 @@ class ReplayReport:
     """Events that had no id and got one derived from the delivery."""
     interrupted: bool = False
     state_problems: list[str] = dataclasses.field(default_factory=list)
+    read: int = 0
+    """Deliveries read from the inputs."""
+    kept: int = 0
+    """Deliveries the filters kept."""
 
     def add(self, dispatch: Dispatch) -> None:
         """Count one delivery's outcome."""
@@ -448,8 +467,10 @@ class Replay:
                     settle([Dispatch(item.source, item.source, "", Outcome.INVALID,
                                      reason=item.message)])
                     continue
+                report.read += 1
                 if not self.filters.keeps(item):
                     continue
+                report.kept += 1
                 decided = self.screen(item)
                 if decided is not None:
                     settle([decided])

@@ -102,7 +102,7 @@ def read_webhook(path: Path) -> Webhook:
     return parse_webhook(data, source=str(path), name=path.stem)
 
 
-def parse_webhook(data: bytes, *, source: str, name: str) -> Webhook:
+def parse_webhook(data: bytes, *, source: str, name: str, embedded: bool = False) -> Webhook:
     """Parse a Dodo webhook body; errors name the source, line and column."""
     try:
         text = data.decode("utf-8")
@@ -110,7 +110,8 @@ def parse_webhook(data: bytes, *, source: str, name: str) -> Webhook:
         raise InputError(f"{source}: not UTF-8 text (byte {exc.start})",
                          hint="Dodo sends UTF-8 JSON; save the file as UTF-8") from None
     text = text.removeprefix("\ufeff")
-    payload = parse_json(text, source=source, hint="a webhook body is one JSON object")
+    payload = parse_json(text, source=source, hint="a webhook body is one JSON object",
+                         embedded=embedded)
     if not isinstance(payload, dict):
         kind = _KINDS.get(type(payload), "a JSON value")
         raise InputError(f"{source}: the payload is {kind}, not a Dodo webhook object",

@@ -244,7 +244,7 @@ def test_listen_command_prints_address_and_summary_on_ctrl_c(tmp_path: Path) -> 
     assert process.returncode == 0, err
     lines = out.splitlines()
     assert " 200 local_" in lines[0] and lines[0].endswith("payment.succeeded unverified")
-    assert lines[-1] == "1 accepted, 0 refused, 0 forwarded, 0 forward failed"
+    assert lines[-1] == "1 received, 0 refused, 0 forwarded, 0 cancelled, 0 forward failed"
 
 
 def test_port_in_use_is_a_clear_error(cli: RunCli) -> None:
@@ -470,8 +470,10 @@ def test_filters(cli: RunCli, tmp_path: Path) -> None:
                     code=0)
         assert counts(by_id.stdout)["would-send"] == 1
         by_event = cli("replay", str(capture), "-t", PAYMENT, *target, "--event", "refund.*",
-                       code=0)
-        assert set(counts(by_event.stdout).values()) == {0}
+                       code=2)
+        assert by_event.stderr == (
+            "error: no delivery of the 10 read matches --event refund.*\n"
+            "hint: event types look like payment.succeeded; try 'payment.*'\n")
         assert inngest.requests == []
 
 
@@ -583,3 +585,24 @@ def test_a_body_that_is_not_utf8_is_refused_not_altered(
                                                                   "(byte 13)"})
     assert received[-1].note == "body is not UTF-8 (byte 13)"
     assert list(read_deliveries([tmp_path / "capture.jsonl"])) == []
+
+
+def test_replay_json_lists_each_delivery_and_an_unreadable_body_is_invalid(
+        cli: RunCli, tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 2)
+    with capture.open("a") as handle:
+        handle.write(Delivery("msg_bad", "t", {}, '{"type": "payment.succ', None, "").to_line()
+                     + "\n")
+    with InngestServer() as inngest:
+        document = json.loads(cli("replay", str(capture), "-t", PAYMENT, "--url",
+                                  f"{inngest.url}/e/k", "--no-dodo-check", "--format", "json",
+                                  code=0).stdout)
+        ids = [r.id for r in inngest.received]
+    assert [(d["delivery"], d["outcome"], d["ids"]) for d in document["deliveries"]] == [
+        ("msg_000000", "accepted", ids[:1]), ("msg_000001", "accepted", ids[1:]),
+        ("msg_bad", "invalid", [])]
+    assert document["deliveries"][2]["reason"] == (
+        f"{capture}:3: the body is not valid JSON (line 1, column 10): Unterminated string "
+        "starting at")
+    assert document["summary"]["invalid"] == 1 and document["ok"] is True

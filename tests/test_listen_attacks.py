@@ -404,7 +404,8 @@ def test_unauthenticated_requests_show_nothing_of_theirs_when_piped() -> None:
     statuses, output, code = run_listen("--secret", SECRET, tty=False)
     assert statuses == [b"HTTP/1.1 401 Unauthorized", b"HTTP/1.0 400 Bad Request"]
     assert (code, "\x1b" in output, "[/]" in output) == (0, False, False)
-    assert output.splitlines()[-1] == "0 accepted, 2 refused, 0 forwarded, 0 forward failed"
+    assert output.splitlines()[-1] == \
+        "0 received, 2 refused, 0 forwarded, 0 cancelled, 0 forward failed"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pty is POSIX")

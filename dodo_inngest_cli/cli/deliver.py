@@ -235,7 +235,7 @@ def replay(
     from ..errors import InputError, in_range
     from ..pipeline import Expectations
     from ..plan import checks, function_stage, load_transform
-    from ..relay import Batch
+    from ..relay import Batch, Dispatch
     from ..replay import (
         Replay,
         StateFile,
@@ -281,10 +281,20 @@ def replay(
                      force=force, assign_id=not no_assign_id, concurrency=concurrency,
                      rate=rate, batch=batch, cancel=cancel,
                      expect=Expectations(functions=stage) if stage else None)
+        deliveries: list[dict[str, object]] = []
+
+        def on_dispatch(dispatch: Dispatch) -> None:
+            view.add(dispatch)
+            if output_format is Format.json:
+                deliveries.append({"delivery": dispatch.key, "source": dispatch.source,
+                                   "event_type": dispatch.event_type,
+                                   "outcome": dispatch.outcome.value, "ids": dispatch.ids,
+                                   "reason": dispatch.reason})
+
         try:
             with view:
                 on_batch = batches.append if output_format is Format.json else view.request
-                report = run.run(read_deliveries(captures), view.add, on_batch)
+                report = run.run(read_deliveries(captures), on_dispatch, on_batch)
         finally:
             if client is not None:
                 client.close()
@@ -292,14 +302,15 @@ def replay(
                 state_file.close()
             if stage is not None:
                 stage.close()
+    filters.check_matched(report)
     if output_format is Format.json:
         from .views import request_text
 
         output.report({"version": 1, "target": target.url, "dry_run": dry_run,
-                     **report.to_json(),
-                     "requests": [{"method": b.method, "url": b.url, "headers": b.headers,
-                                   "payload": b.payload, "text": request_text(b)}
-                                  for b in batches]})
+                       **report.to_json(), "deliveries": deliveries,
+                       "requests": [{"method": b.method, "url": b.url, "headers": b.headers,
+                                     "payload": b.payload, "text": request_text(b)}
+                                    for b in batches]})
     else:
         view.summary(report)
     return report.exit_code

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from .. import jsonio
@@ -112,7 +113,8 @@ class ListenView:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.recent: list[Any] = []
-        self.counts = {"accepted": 0, "refused": 0, "forwarded": 0, "forward failed": 0}
+        self.counts = {"received": 0, "refused": 0, "forwarded": 0, "cancelled": 0,
+                       "forward failed": 0}
         self.live: Any = None
         self.lock = threading.Lock()
 
@@ -144,11 +146,17 @@ class ListenView:
         threads)."""
         with self.lock:
             if not received.follow_up:  # a follow-up reports the forward of one counted before
-                self.counts["accepted" if received.status < 300 else "refused"] += 1
+                self.counts["received" if received.status < 300 else "refused"] += 1
             forwarded = received.forwarded
             if forwarded is not None:
-                self.counts["forward failed" if forwarded.outcome.failing else "forwarded"] += 1
-            self.recent = [*self.recent[-19:], received]
+                self.counts["forward failed" if forwarded.outcome.failing else "cancelled"
+                            if forwarded.outcome is Outcome.CANCELLED else "forwarded"] += 1
+            earlier = [i for i, r in enumerate(self.recent)
+                       if received.follow_up and r.delivery == received.delivery]
+            if earlier:  # the forward's outcome completes the row of its delivery
+                self.recent[earlier[-1]] = received
+            else:
+                self.recent = [*self.recent[-49:], received]
             if self.live is not None:
                 self.live.update(self._table())
             else:
@@ -156,17 +164,25 @@ class ListenView:
                 self.console.file.flush()
 
     def _table(self) -> Any:
-        rows = []
-        for item in self.recent:
-            forwarded = item.forwarded
-            rows.append([text(item.at[11:23]), text(item.delivery or "-"),
-                         text(item.event_type or "-"), text(str(item.status)),
-                         text({True: "yes", False: "NO", None: "-"}[item.verified]),
-                         outcome_text(forwarded.outcome) if forwarded else text("-"),
-                         text(", ".join(forwarded.ids) if forwarded else item.note)])
-        return table(self.console, [Column("Time", optional=True), Column("Delivery"),
-                                    Column("Type"), Column("HTTP"), Column("Verified"),
-                                    Column("Forwarded"), Column("Inngest id", prose=True)], rows)
+        """The most recent requests that fit the terminal's height, newest last."""
+        columns = [Column("Time", optional=True), Column("Delivery"), Column("Type"),
+                   Column("HTTP"), Column("Verified"), Column("Forwarded"),
+                   Column("Inngest id", prose=True)]
+        room = max(self.console.height - 3, 1)
+        rows = [self._row(item) for item in self.recent[-room:]]
+        rendered = table(self.console, columns, rows)
+        if isinstance(rendered, Table):
+            return rendered
+        return table(self.console, columns, rows[-max(room // len(columns), 1):])
+
+    @staticmethod
+    def _row(item: Received) -> list[Text]:
+        forwarded = item.forwarded
+        return [text(item.at[11:23]), text(item.delivery or "-"), text(item.event_type or "-"),
+                text(str(item.status)),
+                text({True: "yes", False: "NO", None: "-"}[item.verified]),
+                outcome_text(forwarded.outcome) if forwarded else text("-"),
+                text(", ".join(forwarded.ids) if forwarded else item.note)]
 
     def summary(self) -> None:
         """The totals, once the listener stopped."""
