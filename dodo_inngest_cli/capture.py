@@ -278,6 +278,8 @@ def _parse_line(raw: bytes, where: str) -> Delivery | Problem:
         record = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return Problem(where, f"not a JSON line ({exc}); skipped")
+    except RecursionError:
+        return Problem(where, "a JSON line nested too deeply to read; skipped")
     if not isinstance(record, dict) or not isinstance(record.get("body"), str):
         return Problem(where, "not a capture record (no \"body\" string); skipped")
     if record.get("v", CAPTURE_VERSION) != CAPTURE_VERSION:
@@ -340,7 +342,11 @@ def check_signature(signer: Any, delivery: Delivery, *,
         skew = abs((dt.datetime.now(dt.timezone.utc) - sent_at).total_seconds())
         if skew > tolerance_s:
             return "invalid", f"signed {skew:.0f} s from now; the tolerance is {tolerance_s:g} s"
-    expected = signer.sign(msg_id=msg_id, timestamp=sent_at, data=delivery.body).split(",", 1)[1]
+    try:
+        expected = signer.sign(msg_id=msg_id, timestamp=sent_at,
+                               data=delivery.body).split(",", 1)[1]
+    except UnicodeEncodeError:  # a hand-made line: a lone surrogate in the id or the body
+        return "invalid", "the webhook-id or the body holds text that is not valid Unicode"
     for candidate in signature.split(" "):
         version, _, value = candidate.partition(",")
         if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):

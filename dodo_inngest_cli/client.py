@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -76,11 +76,15 @@ class Target:
 
     @property
     def identity(self) -> str:
-        """What makes two targets the same: origin, path with the key, and x-inngest-env.
-        Secret: store only a keyed hash of it."""
+        """What makes two targets the same: origin, path with the key, and x-inngest-env,
+        spelled one way (default port, trailing slash, case of the host and of escapes do not
+        count). Secret: store only a keyed hash of it."""
         parts = urlsplit(self.url)
-        return "\n".join((parts.scheme, parts.netloc.lower(), parts.path, parts.query,
-                          self.env or ""))
+        default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+        port = parts.port if parts.port not in (None, default) else None
+        host = (parts.hostname or "").lower() + (f":{port}" if port else "")
+        path = quote(unquote(parts.path.rstrip("/")), safe="/")
+        return "\n".join((parts.scheme.lower(), host, path, parts.query, self.env or ""))
 
 
 def _truthy(value: str | None) -> bool:
@@ -297,7 +301,7 @@ def _interpret(response: httpx.Response, count: int, target: Target,
         document = None
     if not isinstance(document, dict):
         kind = response.headers.get("content-type", "no content type").split(";")[0]
-        snippet = " ".join(response.text.split())[:80]
+        snippet = redact(" ".join(response.text.split()))[:80]  # masked before it is cut
         return Answer(status, [""] * count,
                       f"HTTP {status} with a body that is not Inngest's JSON ({kind}): "
                       f"{snippet!r}",
@@ -306,7 +310,7 @@ def _interpret(response: httpx.Response, count: int, target: Target,
     raw_ids = document.get("ids")
     ids = [i if isinstance(i, str) else "" for i in raw_ids] if isinstance(raw_ids, list) else []
     ids = (ids + [""] * count)[:count]
-    error = str(document.get("error") or document.get("message") or "")[:2000]
+    error = redact(str(document.get("error") or document.get("message") or ""))[:2000]
     if status == 200 and not error:
         return Answer(status, ids, "", "", attempts, duration_ms)
     return Answer(status, ids, error or f"HTTP {status}", _status_hint(status, error, target),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,9 +106,19 @@ def find_config(start: Path) -> Path | None:
         if own.is_file():
             return own
         pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "dodo-inngest" in _read_toml(pyproject).get("tool", {}):
+        if pyproject.is_file() and _mentions_us(pyproject) \
+                and "dodo-inngest" in _read_toml(pyproject).get("tool", {}):
             return pyproject
     return None
+
+
+def _mentions_us(pyproject: Path) -> bool:
+    """Whether a pyproject.toml may hold our table: another project's file, however broken,
+    on the way up is none of our business."""
+    try:
+        return b"dodo-inngest" in pyproject.read_bytes()
+    except OSError:
+        return False
 
 
 def load_config(path: Path | None = None, *, start: Path | None = None) -> Config:
@@ -120,7 +131,11 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Confi
     nested = document.get("tool", {}).get("dodo-inngest") if set(document) == {"tool"} else None
     if path.name == "pyproject.toml" or isinstance(nested, dict):
         # pyproject.toml; or a dodo-inngest.toml written in pyproject's form, copied over
-        table = document.get("tool", {}).get("dodo-inngest", {})
+        table = document.get("tool", {}).get("dodo-inngest")
+        if table is None:
+            raise ConfigError(f"{path}: no [tool.dodo-inngest] table",
+                              hint="add one (README: Configuration), or name a "
+                                   "dodo-inngest.toml")
         prefix = "[tool.dodo-inngest]"
     else:
         table, prefix = document, ""
@@ -131,8 +146,10 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Confi
         where = _location(prefix, error["loc"])
         if error["type"] == "extra_forbidden":
             message = f"{path}: {where}: unknown key"
-            hint = "known keys: " + ", ".join(
-                sorted(f.alias or n for n, f in _model_for(error["loc"]).model_fields.items()))
+            known = sorted(f.alias or n for n, f in _model_for(error["loc"]).model_fields.items())
+            close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+            hint = (f"did you mean '{close[0]}'? " if close else "") + "known keys: " + \
+                ", ".join(known)
         else:
             message = f"{path}: {where}: {error['msg'][0].lower()}{error['msg'][1:]}"
             hint = "see the Configuration section of the README"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TextIO
 
@@ -21,10 +22,13 @@ def make_folder_for(path: Path, what: str, hint: str) -> None:
 
 
 def open_for_append(path: Path, what: str, hint: str) -> TextIO:
-    """Open a file to append to, creating its folder; a failure is an InputError saying why."""
+    """Open a file to append to, creating its folder; a new file is readable by its owner
+    only (captures and state files hold customer data). A failure is an InputError saying
+    why."""
     make_folder_for(path, what, hint)
     try:
-        return path.open("a", encoding="utf-8")
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.fdopen(descriptor, "a", encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot open the {what}: {exc.strerror}", hint=hint) \
             from None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import jsonio
 from .models import Result, Status
+from .redaction import redact
 from .rules import Severity
 from .textsafe import printable
 
@@ -36,7 +37,7 @@ _FAILING = (Status.FAILED, Status.ERROR)
 def md(text: str, limit: int | None = None) -> str:
     """Text safe inside a Markdown paragraph or table cell: one line, control characters shown
     escaped, HTML and Markdown punctuation neutralised."""
-    flat = printable(" ".join(text.splitlines()))
+    flat = printable(" ".join(redact(text).splitlines()))  # masked before cut or escaped
     if limit is not None and len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     flat = _MARKDOWN.sub(r"\\\1", flat)
@@ -47,7 +48,7 @@ def code_block(text: str, language: str = "") -> str:
     """A fenced code block that no backtick run in text can close early."""
     runs = [len(run) for run in re.findall(r"`+", text)]
     fence = "`" * max(3, max(runs, default=0) + 1)
-    return f"{fence}{language}\n{printable(text)}\n{fence}"
+    return f"{fence}{language}\n{printable(redact(text))}\n{fence}"
 
 
 def job_summary(report: SuiteReport) -> str:
@@ -117,7 +118,7 @@ def _events(results: list[Result]) -> str:
         if result.request is None:
             blocks.append("No event: the transform did not run to the end.")
             continue
-        event = jsonio.dumps(result.request.payload, indent=2)
+        event = redact(jsonio.dumps(result.request.payload, indent=2))  # before the cut
         if len(event) > MAX_EVENT_CHARS:
             event = event[:MAX_EVENT_CHARS] + f"\n… ({len(event) - MAX_EVENT_CHARS} more " \
                                                "characters)"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .cancel import NEVER, Cancel
 from .inngest import check_payload
 from .models import Result, Status, TransformStatus, Webhook, matches
-from .rules import Finding, Severity, fails
+from .rules import Finding, Severity, fails, finding
 from .sandbox import Transform
 from .schemas import SchemaSet
 from .snapshots import SnapshotStore, document
@@ -85,7 +86,8 @@ def evaluate(transform: Transform, webhook: Webhook, checks: Checks,
     inputs are the webhook's own findings when already known (see check_input).
     """
     outcome = transform.run(webhook)
-    findings = [*(check_input(webhook, checks) if inputs is None else inputs), *outcome.findings]
+    findings = [*(check_input(webhook, checks) if inputs is None else inputs), *outcome.findings,
+                *(check_headers(outcome.request.headers) if outcome.request else [])]
     passthrough = any(f.code == "passthrough" for f in outcome.findings)
     sent = outcome.status is TransformStatus.OK and outcome.request is not None \
         and not passthrough
@@ -118,6 +120,29 @@ def evaluate(transform: Transform, webhook: Webhook, checks: Checks,
         event_type=webhook.event_type, status=_status(outcome.status, findings, checks),
         request=outcome.request, findings=findings, console=outcome.console,
         duration_ms=outcome.duration_ms, changes=changes, triggers=matches, functions=runs)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VALUE = re.compile(r"[\t\x20-\x7e]*")
+FRAMING = frozenset({"content-length", "transfer-encoding", "host", "connection"})
+
+
+def check_headers(headers: dict[str, str]) -> list[Finding]:
+    """headers-invalid for headers no HTTP request can carry as given: a name that is not a
+    token, a value that is not printable ASCII, or a header that frames the request."""
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name):
+            problem = f"the header name {name!r} is not an HTTP token"
+        elif name.lower() in FRAMING:
+            problem = f"{name} frames the request: the sender sets it, not the transform"
+        elif not isinstance(value, str) or not _VALUE.fullmatch(value):
+            problem = f"the {name} header's value is not printable ASCII"
+        else:
+            continue
+        return [finding("headers-invalid", problem,
+                        hint='e.g. webhook.headers = { "x-name": "plain ascii" }; encode other '
+                             "text (encodeURIComponent)")]
+    return []
 
 
 def skipped(transform: Transform, webhook: Webhook) -> Result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -78,16 +79,20 @@ def load_transform(path: Path, config: Config, choices: Choices) -> Transform:
 def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
                transforms: Sequence[Path] = (), samples: Sequence[str] = (),
                events: Sequence[str] = ()) -> tuple[list[Planned], list[Webhook]]:
-    """The transforms and webhooks `test` runs: flags first, then the config's defaults."""
-    found_t, found_p = split_paths(paths)
+    """The transforms and webhooks `test` runs: flags first, then the config's defaults.
+    A path argument that is a bundled sample's name (payment.succeeded) is that sample."""
+    named = [p for p in paths if not p.exists() and p.suffix not in (".js", ".json")
+             and len(p.parts) == 1]
+    found_t, found_p = split_paths([p for p in paths if p not in named])
     transform_paths = [*found_t, *transforms]
-    webhooks = [_read(path) for path in found_p] + payloads(samples)
+    webhooks = [_read(path) for path in found_p] + payloads([*map(str, named), *samples])
     filters = event_filters(config)
     if not transform_paths:
         transform_paths = [config.path(entry.file) for entry in config.settings.transforms]
     if not transform_paths:
         raise InputError("no transform to test",
-                         hint="name a .js file, use -t FILE, or list transforms in the config")
+                         hint="name a .js file, use -t FILE, or list transforms in the config; "
+                              "'dodo-inngest init' starts a project with them")
     if not webhooks:
         webhooks = configured_webhooks(config)
     if events:
@@ -98,7 +103,15 @@ def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
     options = transform_options(config, choices)
     plan = [Planned(Transform.from_file(shown(path), **options), filters.get(path.resolve()))
             for path in transform_paths]
-    return plan, webhooks
+    return plan, unique_names(webhooks)
+
+
+def unique_names(webhooks: list[Webhook]) -> list[Webhook]:
+    """Samples that share a file name (a/payment.json, b/payment.json) are told apart by their
+    path, so each has its own snapshot and its own line in a report."""
+    counts = Counter(w.name for w in webhooks)
+    return [dataclasses.replace(w, name=str(Path(w.source).with_suffix("")).replace("\\", "/"))
+            if counts[w.name] > 1 else w for w in webhooks]
 
 
 def configured_webhooks(config: Config) -> list[Webhook]:

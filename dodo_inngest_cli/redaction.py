@@ -69,6 +69,7 @@ class Redactor:
         key = re.split(r"[/?#]", rest)[0] if sep else ""
         if key:
             self.add(unquote(key))
+            self.add(key)  # as written: percent-encoding can be spelled many ways
 
     def __call__(self, text: str) -> str:
         """The text with every registered secret masked."""

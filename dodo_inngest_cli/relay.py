@@ -19,6 +19,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import jsonio
 from .cancel import NEVER, Cancel
@@ -29,7 +30,8 @@ from .inngest import MAX_BATCH, MAX_EVENT_BYTES, check_payload
 from .models import OutgoingRequest, Status, Webhook
 from .outcomes import Outcome
 from .pipeline import Checks, Expectations, evaluate
-from .rules import Finding, Severity, fails
+from .redaction import redact
+from .rules import Finding, Severity, fails, finding
 from .sandbox import InngestTransform, Transform
 
 MAX_REQUEST_BYTES = MAX_EVENT_BYTES
@@ -166,6 +168,12 @@ def prepare(transform: Transform, webhook: Webhook, checks: Checks, *, key: str,
         findings = [f for f in findings if f.code not in checks.ignore]
         status = Status.ERROR if applied.request is None else (
             Status.FAILED if fails(findings, strict=checks.strict) else Status.PASSED)
+    if request is not None and _origin(request.url) != _origin(transform.endpoint_url):
+        findings = [*findings, finding(
+            "url-offsite", f"the handler sends this delivery to {redact(request.url)}, not to "
+                           f"the target {redact(transform.endpoint_url)}",
+            hint="dodo-inngest sends only to the target you chose; leave webhook.url alone")]
+        status = Status.ERROR
     item = None
     assigned = False
     if status in (Status.PASSED, Status.FAILED) and request is not None:
@@ -176,6 +184,16 @@ def prepare(transform: Transform, webhook: Webhook, checks: Checks, *, key: str,
                     _dodo_time_ms(webhook))
     return Prepared(key, webhook.source, webhook.event_type, status, findings, request, item,
                     stored, assigned)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    """scheme and host:port, the default port made explicit."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    except ValueError:
+        port = -1
+    return parts.scheme.lower(), f"{(parts.hostname or '').lower()}:{port}"
 
 
 def prepare_event(event: Any, *, key: str, source: str, target: Target,
@@ -332,6 +350,31 @@ class Relay:
         self.batch = batch
         self.cancel = cancel
 
+    def _prepare(self, delivery: Delivery) -> Prepared | Dispatch:
+        """One delivery prepared; what goes wrong with it stays with it (a bug included: a
+        long replay records what it knows and goes on, rather than losing the run)."""
+        try:
+            webhook = delivery.webhook()
+        except InputError as exc:  # a body that is not a Dodo object: unreadable
+            return Dispatch(delivery.id, delivery.source, "", Outcome.INVALID, reason=exc.message)
+        try:
+            return prepare(self.transform, webhook, self.checks, key=delivery.id,
+                           assign_id=self.assign_id, expect=self.expect)
+        except Exception as exc:  # reported as this delivery's error
+            return Dispatch(delivery.id, delivery.source, webhook.event_type, Outcome.ERROR,
+                            reason=f"internal error: {type(exc).__name__}: {exc} (a bug in "
+                                   "dodo-inngest; nothing was sent)")
+
+    def _send(self, request: Batch) -> list[tuple[Item, Dispatch]]:
+        """Send one request; an unexpected failure fails its items, not the run."""
+        assert self.sender is not None
+        try:
+            return self.sender.send(request)
+        except Exception as exc:  # reported as these deliveries' failure
+            reason = f"internal error: {type(exc).__name__}: {exc} (a bug in dodo-inngest)"
+            return [(item, Dispatch(item.key, item.source, "", Outcome.FAILED, item.events,
+                                    reason=reason)) for item in request.items]
+
     def __call__(self, delivery: Delivery) -> Dispatch:
         """Relay one delivery."""
         return self.process([delivery])[0]
@@ -342,14 +385,7 @@ class Relay:
         prepared: list[Prepared | Dispatch] = []
         for delivery in deliveries:
             self.cancel.check()
-            try:
-                webhook = delivery.webhook()
-            except InputError as exc:  # a body that is not a Dodo object: unreadable
-                prepared.append(Dispatch(delivery.id, delivery.source, "", Outcome.INVALID,
-                                         reason=exc.message))
-                continue
-            prepared.append(prepare(self.transform, webhook, self.checks, key=delivery.id,
-                                    assign_id=self.assign_id, expect=self.expect))
+            prepared.append(self._prepare(delivery))
         ready = [p.item for p in prepared if isinstance(p, Prepared) and p.ready and p.item]
         sent: dict[int, Dispatch] = {}
         for request in batches(ready, self.target, max_events=self.batch):
@@ -357,7 +393,10 @@ class Relay:
                 if on_batch is not None:
                     on_batch(request)
                 continue
-            sent.update((id(item), d) for item, d in self.sender.send(request))
+            try:
+                sent.update((id(item), d) for item, d in self._send(request))
+            except KeyboardInterrupt:
+                break  # a stop: what was sent is reported; the rest stays unsent, unrecorded
         out = []
         for p in prepared:
             if isinstance(p, Dispatch):
@@ -366,6 +405,6 @@ class Relay:
                 out.append(not_sent(p))
             elif self.sender is None:
                 out.append(not_sent(p, Outcome.WOULD_SEND))
-            else:
+            elif id(p.item) in sent:
                 out.append(with_origin(sent[id(p.item)], p))
         return out

@@ -44,8 +44,11 @@ from .sandbox import Transform
 
 STATE_KIND = "dodo-inngest replay state"
 STATE_VERSION = 2
-MAX_STATE_LINE = 64 * 1024
-"""Records are small; a longer line is garbage and is skipped without being read whole."""
+MAX_STATE_LINE = 1024 * 1024
+"""A record holds a delivery's ids (at most 5,000 events, about 150 KiB); a longer line is
+garbage and is skipped without being read whole."""
+IN_FLIGHT_GRACE_S = 2.0
+"""After Ctrl-C, how long requests already sent get to answer and be recorded."""
 RECORDED = frozenset({Outcome.ACCEPTED, Outcome.REJECTED, Outcome.FAILED, Outcome.ERROR})
 
 
@@ -240,9 +243,11 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def _hold(path: Path) -> Any:
-    """An exclusive lock on the state file for this run; a second run says who holds it."""
+    """An exclusive lock on the state file for this run; a second run says who holds it. The
+    lock is named after the file's real path, so links and other spellings share it."""
     from filelock import FileLock, Timeout
 
+    path = path.resolve()
     lock_path = path.with_name(path.name + ".lock")
     owner = path.with_name(path.name + ".owner")
     make_folder_for(path, "state file", "--state picks another place")
@@ -266,13 +271,15 @@ def _hold(path: Path) -> Any:
     return lock
 
 
+DEFAULT_STATE = ".dodo-inngest-replay-state.jsonl"
+
+
 def default_state_path(captures: list[Path]) -> Path:
-    """Beside the first capture, hidden (so replaying its folder never reads it as a capture):
-    `.<capture>.replay-state.jsonl`, or `.dodo-inngest-replay-state.jsonl` in a folder."""
-    first = captures[0]
-    if first.is_dir():
-        return first / ".dodo-inngest-replay-state.jsonl"
-    return first.with_name(f".{first.name}.replay-state.jsonl")
+    """One state file per folder of captures, hidden (replaying the folder never reads it as a
+    capture): the same whatever the captures' order, and whether they are named one by one or
+    by their folder. With captures in several folders, the first folder in sorted order."""
+    folders = sorted(str(p.resolve() if p.is_dir() else p.resolve().parent) for p in captures)
+    return Path(folders[0]) / DEFAULT_STATE
 
 
 def check_state_path(state: Path, captures: list[Path]) -> None:
@@ -488,9 +495,12 @@ class Replay:
                 in_flight = _drain(in_flight, settle)
         except KeyboardInterrupt:
             report.interrupted = True
-            self.cancel.set()
+            self.cancel.set()  # every wait ends now; requests in flight get a moment to answer
+            done, in_flight = wait(in_flight, timeout=IN_FLIGHT_GRACE_S)
+            for future in done:
+                _settle_quietly(future, settle)
             if self.client is not None:
-                self.client.close()  # requests in flight end now; they are sent again next run
+                self.client.close()  # the rest end now; they are sent again next run
             while in_flight:
                 in_flight = _drain(in_flight, settle, quiet=True)
         finally:
@@ -513,12 +523,18 @@ def _drain(in_flight: set[Future[list[Dispatch]]], settle: Callable[[list[Dispat
     work cut short by a stop is dropped (not recorded, so it is sent again next run)."""
     done, pending = wait(in_flight, return_when=FIRST_COMPLETED)
     for future in done:
-        try:
+        if quiet:
+            _settle_quietly(future, settle)
+        else:
             settle(future.result())
-        except (KeyboardInterrupt, Exception):
-            if not quiet:
-                raise
     return pending
+
+
+def _settle_quietly(future: Future[list[Dispatch]],
+                    settle: Callable[[list[Dispatch]], None]) -> None:
+    """Settle what a request finished with; one a stop cut short is dropped, unrecorded."""
+    with contextlib.suppress(KeyboardInterrupt):
+        settle(future.result())
 
 
 def filters_from(events: Iterable[str], since: str | None, until: str | None,

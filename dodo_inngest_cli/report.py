@@ -11,6 +11,7 @@ from typing import Any
 
 from .functions import FunctionRun, FunctionStatus
 from .models import Result, Status
+from .redaction import redact
 from .rules import Finding, Severity
 from .textsafe import printable, xml_safe
 
@@ -139,10 +140,11 @@ def junit_xml(results: Sequence[Result], *, seconds: float,
             element.set(attribute, str(sum(c.find(child) is not None for c in cases)))
         if element is not root:
             element.set("time", f"{sum(float(c.get('time', '0')) for c in cases):.3f}")
-    for element in root.iter():  # whatever the transform printed, the XML stays well-formed
-        element.text = xml_safe(element.text) if element.text else element.text
+    for element in root.iter():  # whatever the transform printed, the XML stays well-formed;
+        # secrets are masked here, before the serialiser escapes `&`, `<` and `>` in them
+        element.text = xml_safe(redact(element.text)) if element.text else element.text
         for name, value in list(element.attrib.items()):
-            element.set(name, xml_safe(value))
+            element.set(name, xml_safe(redact(value)))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") \
         + "\n"

@@ -108,9 +108,11 @@ _CATALOGUE = [
          "The handler may redirect a delivery by changing `webhook.url`, but the value must be "
          "an absolute http:// or https:// URL.",
          "webhook.url = \"https://inn.gs/e/\" + webhook.env.EVENT_KEY;"),
-    Rule("headers-invalid", E, "transform", "`webhook.headers` is not an object of strings.",
-         "Headers set by the handler override the endpoint's headers; every value must be a "
-         "string.",
+    Rule("headers-invalid", E, "transform", "`webhook.headers` is not a valid set of headers.",
+         "Headers set by the handler override the endpoint's headers; each name must be an "
+         "HTTP token, each value a string of printable ASCII (HTTP carries nothing else "
+         "safely), and the headers that frame the request (content-length, transfer-encoding, "
+         "host, connection) are the sender's to set, not the transform's.",
          "webhook.headers = { \"x-inngest-env\": \"staging\" };"),
     Rule("code-too-long", E, "transform", "The transform is longer than 51,200 characters.",
          "The Dodo/Svix API refuses transformation code longer than 51,200 characters. Move "
@@ -130,6 +132,12 @@ _CATALOGUE = [
          "amount: p.total_amount ?? 0"),
     Rule("url-changed", INFO, "transform", "The handler changed the delivery URL.",
          "The delivery goes to the URL the handler set, not to the endpoint's URL.", ""),
+    Rule("url-offsite", E, "transform", "The handler sends the delivery to another host.",
+         "When dodo-inngest sends (send, replay, listen --forward), it sends only to the target "
+         "you chose: a handler that points `webhook.url` at another scheme, host or port would "
+         "take the event, and the key in the URL, elsewhere. Test such a transform with "
+         "`test`/`run`, where nothing is sent.",
+         "webhook.url = webhook.url;  // keep the endpoint's URL"),
     Rule("cancelled", INFO, "transform", "The handler cancelled the delivery.",
          "`webhook.cancel = true`: nothing is sent, and Dodo shows the message as a successful "
          "dispatch.", ""),

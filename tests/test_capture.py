@@ -395,7 +395,7 @@ def test_replay_of_1000_against_30_percent_failures_delivers_each_exactly_once(
     assert set(seen.values()) == {1}
     assert counts(result.stdout)["accepted"] == 1000
     assert len(ids) == 1000
-    header, *state = [json.loads(line) for line in (tmp_path / ".big.jsonl.replay-state.jsonl")
+    header, *state = [json.loads(line) for line in (tmp_path / ".dodo-inngest-replay-state.jsonl")
                       .open()]
     assert header["kind"] == "dodo-inngest replay state"
     assert len(state) == 1000 and {s["outcome"] for s in state} == {"accepted"}

@@ -204,7 +204,8 @@ def test_console_lines_of_a_failed_run_are_shown(cli: RunCli, in_tmp: Path) -> N
     pytest.param(
         lambda d: None, [],
         "error: no transform to test\n"
-        "hint: name a .js file, use -t FILE, or list transforms in the config\n",
+        "hint: name a .js file, use -t FILE, or list transforms in the config; 'dodo-inngest "
+        "init' starts a project with them\n",
         id="nothing-configured"),
     pytest.param(
         lambda d: None, ["-t", PAYMENT, "-s", PAYMENT_SAMPLE, "--env", "NOEQUALS"],

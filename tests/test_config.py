@@ -54,17 +54,19 @@ def test_flags_override_config(cli: RunCli, in_tmp: Path) -> None:
 
 @pytest.mark.parametrize(("table", "stderr"), [
     pytest.param('samples = ["s"]\nsampels = []\n',
-                 "error: {cfg}: sampels: unknown key\nhint: known keys: dodo-check, endpoint-url, "
+                 "error: {cfg}: sampels: unknown key\nhint: did you mean 'samples'? known keys: "
+                 "dodo-check, endpoint-url, "
                  "env, functions, ignore, ignore-events, memory-limit, samples, schemas, "
                  "snapshot-ignore, snapshots, stack-limit, strict, time-limit, transforms, "
                  "triggers\n",
                  id="unknown-key"),
     pytest.param('[[transforms]]\nfile = "t/pay.js"\nevnts = ["payment.*"]\n',
-                 "error: {cfg}: transforms[0].evnts: unknown key\nhint: known keys: events, file\n",
+                 "error: {cfg}: transforms[0].evnts: unknown key\nhint: did you mean 'events'? "
+                 "known keys: events, file\n",
                  id="unknown-transform-key"),
     pytest.param('[functions]\ntargets = ["app:client"]\ntimeuot = 1\n',
-                 "error: {cfg}: functions.timeuot: unknown key\nhint: known keys: must-reach, "
-                 "python, steps, targets, timeout, unhandled-events\n",
+                 "error: {cfg}: functions.timeuot: unknown key\nhint: did you mean 'timeout'? "
+                 "known keys: must-reach, python, steps, targets, timeout, unhandled-events\n",
                  id="unknown-functions-key"),
     pytest.param('[functions]\ntargets = ["app:client"]\ntimeout = 0\n',
                  "error: {cfg}: functions.timeout: input should be greater than 0\n"

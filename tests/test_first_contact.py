@@ -81,7 +81,7 @@ def test_item03_a_replay_dry_run_shows_what_it_would_send(cli: RunCli, tmp_path:
     [request] = document["requests"]
     assert [e["id"] for e in request["payload"]] == [
         f"payment.succeeded:pay_00000{n}:2026-03-0{n + 1}T10:00:00.000Z" for n in (0, 1)]
-    assert not (tmp_path / ".c.jsonl.replay-state.jsonl").exists()
+    assert not (tmp_path / ".dodo-inngest-replay-state.jsonl").exists()
 
 
 def test_item04_the_dev_server_target_says_what_it_is(cli: RunCli) -> None:

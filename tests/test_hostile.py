@@ -57,7 +57,7 @@ def test_item08_keys_that_mask_alike_are_two_targets(cli: RunCli, tmp_path: Path
         shorter = replay(cli, capture, "--url", f"{inngest.url}/e/k2")
         assert [c["accepted"] for c in (first, second, short, shorter)] == [2, 2, 2, 2]
         assert len(inngest.received) == 8
-    state = (tmp_path / ".c.jsonl.replay-state.jsonl").read_text()
+    state = (tmp_path / ".dodo-inngest-replay-state.jsonl").read_text()
     for key in ("first-key-SAME", "other-key-SAME", "k1", "k2", "SAME"):
         assert key not in state
 
@@ -116,7 +116,7 @@ def test_item10_a_torn_last_line_is_ended_before_appending(cli: RunCli, tmp_path
     with InngestServer() as inngest:
         target = ["--url", f"{inngest.url}/e/k", "--id", "msg_000000"]
         replay(cli, capture, *target)
-        state = tmp_path / ".c.jsonl.replay-state.jsonl"
+        state = tmp_path / ".dodo-inngest-replay-state.jsonl"
         with state.open("a") as handle:
             handle.write('{"delivery": "msg_000001", "target": "ab')  # killed mid-write
         result = cli("replay", str(capture), "-t", PAYMENT, "--no-dodo-check", "--url",
@@ -166,7 +166,7 @@ def test_item11_a_second_replay_on_the_same_state_says_who_holds_it(
         cli: RunCli, tmp_path: Path) -> None:
     capture = tmp_path / "c.jsonl"
     write_capture(capture, 1)
-    state = tmp_path / ".c.jsonl.replay-state.jsonl"
+    state = tmp_path / ".dodo-inngest-replay-state.jsonl"
     holder = StateFile(state)
     try:
         result = cli("replay", str(capture), "-t", PAYMENT, "--dev", code=2)
@@ -287,7 +287,7 @@ def test_item20_a_server_that_echoes_the_key_is_masked(cli: RunCli, tmp_path: Pa
         write_capture(capture, 1)
         replayed = cli("replay", str(capture), "-t", PAYMENT, "--url", f"{inngest.url}/e/{key}",
                        "--no-dodo-check", code=1)
-    state = (tmp_path / ".c.jsonl.replay-state.jsonl").read_text()
+    state = (tmp_path / ".dodo-inngest-replay-state.jsonl").read_text()
     document = json.loads(sent.stdout)
     assert document["events"][0]["error"] == "Event key ****abcd not found"
     for text in (sent.stdout, sent.stderr, replayed.stdout, replayed.stderr, state):

@@ -58,7 +58,7 @@ def test_send_replay_and_listen_settle_a_mid_batch_400_alike(
                                   "--batch", "10", "--format", "json", *relaxed,
                                   code=1).stdout)
         state = [json.loads(line) for line in
-                 (tmp_path / ".c.jsonl.replay-state.jsonl").read_text().splitlines()[1:]]
+                 (tmp_path / ".dodo-inngest-replay-state.jsonl").read_text().splitlines()[1:]]
         fates["replay"] = [(f"pay_{r['delivery'][4:]}", r["outcome"]) for r in state]
         assert replayed["summary"]["accepted"] == 2 and replayed["summary"]["rejected"] == 1
         fates["listen"] = listen_forward(transform, url, relaxed)

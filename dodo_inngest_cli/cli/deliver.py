@@ -191,7 +191,8 @@ def replay(
              "does).")] = 20,
     state: Annotated[Path | None, typer.Option(
         "--state", metavar="FILE",
-        help="The replay state file (default: .<capture>.replay-state.jsonl beside it).",
+        help="The replay state file (default: .dodo-inngest-replay-state.jsonl in the "
+             "captures' folder).",
         show_default=False)] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Send again what the state file says was accepted.")] = False,

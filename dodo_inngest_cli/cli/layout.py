@@ -33,7 +33,11 @@ def fits(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Te
     width = 0
     for index, column in enumerate(columns):
         natural = max([len(column.header), *(row[index].cell_len for row in rows)])
-        width += min(natural, PROSE_MIN) if column.prose else natural
+        if column.prose:  # it wraps at spaces: no narrower than its longest word
+            word = max((len(w) for row in rows for w in row[index].plain.split()), default=0)
+            width += min(natural, max(PROSE_MIN, word))
+        else:
+            width += natural
     return width + GAP * (len(columns) - 1) <= console.width
 
 

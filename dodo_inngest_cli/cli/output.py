@@ -28,8 +28,17 @@ from ..textsafe import printable
 
 
 def text(value: object, style: str = "") -> Text:
-    """Data shown to people: secrets masked, unprintable characters escaped, never markup."""
-    return Text(printable(redact(str(value))), style=style)
+    """Data shown to people, on one line: secrets masked, unprintable characters and line
+    breaks escaped (a value cannot start a line of its own, where a CI runner would read
+    `::error::` as a command), never markup."""
+    one_line = redact(str(value)).replace("\r", "\\r").replace("\n", "\\n")
+    return Text(printable(one_line), style=style)
+
+
+def animated(console: Console) -> bool:
+    """Whether live tables and progress bars may redraw: a terminal, colour allowed (NO_COLOR
+    asks for no escape sequences at all, cursor movement included)."""
+    return console.is_terminal and console.color_system is not None
 
 
 class _Redacting:
@@ -72,9 +81,13 @@ class _Console(Console):
     outside can neither move the cursor nor retitle the window, whatever path it took."""
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        return super()._render_buffer(
+        rendered = super()._render_buffer(
             segment if segment.control else Segment(printable(segment.text), segment.style)
             for segment in buffer)
+        if self.is_terminal:
+            return rendered
+        # A file or a pipe gets no padding after the last character of a line.
+        return "\n".join(line.rstrip(" ") for line in rendered.split("\n"))
 
 
 def _console(stream: _Redacting, *, color: bool) -> Console:

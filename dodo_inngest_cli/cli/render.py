@@ -15,7 +15,7 @@ from ..models import ConsoleLine, Result, Status
 from ..report import SEVERITY_MARK, Summary
 from ..rules import Finding, Rule, Severity
 from .layout import Column, print_rows
-from .output import Output, text
+from .output import Output, animated, text
 
 if TYPE_CHECKING:
     from ..library import Sample
@@ -157,7 +157,10 @@ def print_details(console: Console, results: Sequence[Result], *, show_output: b
         if runs and first.functions:
             for line in run_lines(first.functions, show_output=show_output):
                 console.print(line, soft_wrap=True)
-        if (failed or show_output) and len(block) == 1:
+        if (failed or show_output) and first.console:
+            if len(block) > 1:  # what each sample printed differs: the first one's, named
+                console.print(text(f"  console of {first.sample}:", style="dim"),
+                              soft_wrap=True)
             for line in console_lines(first.console):
                 console.print(line, soft_wrap=True)
         if has_output and first.request is not None:
@@ -187,8 +190,8 @@ def _generic(item: Finding, result: Result) -> Finding:
     for name in sorted({result.source, result.sample, result.event_type}, key=len,
                        reverse=True):
         if name:
-            message = message.replace(name, "<type>" if name == result.event_type
-                                      else "<sample>")
+            message = message.replace(name, "<sample>" if name in (result.source,
+                                                                   result.sample) else "<type>")
     return dataclasses.replace(item, message=message)
 
 
@@ -391,7 +394,7 @@ class FuzzProgress:
 
     def start(self, total: int) -> None:
         """Show the bar for total transform × event type runs."""
-        if not self.console.is_terminal or not total:
+        if not animated(self.console) or not total:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 

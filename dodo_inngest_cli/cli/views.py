@@ -16,7 +16,7 @@ from .. import jsonio
 from ..outcomes import Outcome
 from ..rules import Severity
 from .layout import Column, print_rows, table
-from .output import Output, text
+from .output import Output, animated, text
 from .render import STATUS_STYLE, print_findings
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class ListenView:
         self.console.file.flush()
 
     def __enter__(self) -> ListenView:
-        if self.console.is_terminal:
+        if animated(self.console):
             from rich.live import Live
 
             self.live = Live(self._table(), console=self.console, refresh_per_second=4)
@@ -220,7 +220,7 @@ class ReplayView:
         self.hinted = ""
 
     def __enter__(self) -> ReplayView:
-        if self.output.err.is_terminal:
+        if animated(self.output.err):
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
