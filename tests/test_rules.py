@@ -75,6 +75,8 @@ TRIGGERS: dict[str, str] = {
     "data-missing": emit(event(data=None)),
     "data-reserved-key": emit(event(data={"_inngest": {}, "a": 1})),
     "user-deprecated": emit(event(user={"email": "a@example.com"})),
+    "lone-surrogate": handler(f"  w.payload = {json.dumps(VALID)};\n"
+                              "  w.payload.data.name = '\\u{1F600}abc'.slice(0, 1);"),
     "name-style": emit(event(name="PaymentSucceeded")),
 }
 
