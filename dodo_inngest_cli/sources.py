@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 from .models import Webhook
@@ -96,10 +97,15 @@ def parse_webhook(data: bytes, *, source: str, name: str) -> Webhook:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        payload = json.loads(text)
+        payload = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
                          hint="a webhook body is one JSON object") from None
+    except _NotJSON as exc:
+        line, column = _bare_position(text, exc.token)
+        raise InputError(f"{source}:{line}:{column}: not valid JSON: {exc.token} is not a JSON "
+                         "value", hint="JSON has no NaN or Infinity (Python writes them; Dodo "
+                                       "never sends them): use null or a number") from None
     except RecursionError:
         raise InputError(f"{source}: the JSON is nested too deeply to read",
                          hint="a Dodo body is a few levels deep; check the file") from None
@@ -108,3 +114,32 @@ def parse_webhook(data: bytes, *, source: str, name: str) -> Webhook:
         raise InputError(f"{source}: the payload is {kind}, not a Dodo webhook object",
                          hint="a Dodo body looks like {business_id, type, timestamp, data}")
     return Webhook(payload=payload, body=text, source=source, name=name)
+
+
+class _NotJSON(ValueError):
+    """NaN, Infinity or -Infinity, which Python's json accepts and JSON does not have."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+def _refuse_constant(token: str) -> Any:
+    raise _NotJSON(token)
+
+
+def _bare_position(text: str, token: str) -> tuple[int, int]:
+    """Line and column (from 1) of the first occurrence of token outside a JSON string."""
+    inside = escaped = False
+    for index, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif inside:
+            escaped = char == "\\"
+            inside = char != '"'
+        elif char == '"':
+            inside = True
+        elif text.startswith(token, index):
+            line = text.count("\n", 0, index) + 1
+            return line, index - text.rfind("\n", 0, index)
+    raise AssertionError(f"{token} is not in the text")  # json.loads just found it there
