@@ -71,13 +71,14 @@ _CAPTURES = {
     "eval": "eval", "parse": "JSON.parse", "stringify": "JSON.stringify",
     "isArray": "Array.isArray", "keys": "Object.keys", "text": "String",
     "isError": "Error.isError", "apply": "Reflect.apply",
-    "time": "u(Date.prototype.getTime)",  # called as K.time(date): `this` first
+    # called as K.time(date), K.join(array, separator): `this` first
+    "time": "u(Date.prototype.getTime)", "join": "u([].join)",
     # only with the globals
     "global": "globalThis", "define": "Object.defineProperty", "slice": "u(''.slice)",
     "bind": "u(F.bind)", "queueMicrotask": "queueMicrotask",
     "FinalizationRegistry": "FinalizationRegistry",
 }
-_LEAN_CAPTURES = 9
+_LEAN_CAPTURES = 10
 
 _HARNESS = r"""(function () {
 "use strict";
@@ -85,7 +86,8 @@ var F = Function.prototype, u = F.bind.bind(F.call), E = Error.prototype,
   d = Object.getOwnPropertyDescriptor(E, "stack"), g = u(d.get), S = {__proto__: null},
   K = [CAPTURES];
 Object.defineProperties(InternalError.prototype, {toString: {value: E.toString},
-  name: {value: "InternalError"}, [Symbol.toPrimitive]: {},
+  name: {value: "InternalError", writable: false, configurable: false},
+  [Symbol.toPrimitive]: {},
   stack: {get: function __dodo_stack() { var s = g(this); return typeof s == "string" ? s : ""; },
     set: d.set}});
 GLOBALS
@@ -131,9 +133,23 @@ _NO_GLOBALS = "delete globalThis.queueMicrotask;\ndelete globalThis.Finalization
 _NAMES_GLOBALS = re.compile(
     r"console|setTimeout|clearTimeout|queueMicrotask|FinalizationRegistry")
 
+# What the report, console and lost-value pieces answer is JSON they write themselves: QuickJS's
+# JSON.stringify keeps the objects it is inside of in an array it writes with [[Set]], so a
+# setter a transform puts on Array.prototype[0] would run inside it. Strings go through
+# stringify one by one (no array then), objects without a prototype through for-in, and the
+# result is joined into one flat string (the binding cannot read a string made by +).
+_JSON_TEXT = r"""function __dodo_json(v) {
+  if (typeof v === "string") return K.stringify(v);
+  if (v === null || typeof v !== "object") return "" + v;
+  var s = "{", sep = "";
+  for (var k in v) { s += sep + K.stringify(k) + ":" + __dodo_json(v[k]); sep = ","; }
+  return s + "}";
+}
+function __dodo_answer(v) { return S.text = K.join([__dodo_json(v)], ""); }"""
+
 # The pieces: factories called with (K, S, P, keep), P the piece loader and keep the
-# replacer; each reads no global of its own. Those a transform can reach (the lazy globals and
-# the Invalid Date check) travel with every first call; Python passes the others when needed.
+# replacer; each reads no global of its own. Those a transform can reach (the lazy globals)
+# travel with every first call of code that names them; Python passes the others when needed.
 _PIECES = {
     # The code alone (a transform's first check): 1 if it defines the entry point.
     "define": r""""use strict"; (function (K) {
@@ -247,6 +263,7 @@ return function __dodo_poll(deadline) {
 })""",
     # The whole report: state, kind, lost values, console lines, and what was thrown.
     "report": r""""use strict"; (function (K, S, P, keep) {
+JSON_TEXT
 function __dodo_describe(e) {
   var d = {__proto__: null, name: "", message: "", stack: "", nothing: e === null};
   if (K.isError(e)) {
@@ -280,14 +297,15 @@ return function __dodo_report() {
     meta.serialising = S.serialising === 1;
     meta.error = __dodo_describe(S.thrown);
   }
-  return S.text = K.stringify(meta);
+  return __dodo_answer(meta);
 };
 })""",
     # What the console holds (after a time-out).
     "lines": r""""use strict"; (function (K, S) {
+JSON_TEXT
 return function __dodo_lines() {
-  return S.text = K.stringify({__proto__: null, lines: S.lines || null, count: S.count || 0,
-                               dropped: S.dropped || 0});
+  return __dodo_answer({__proto__: null, lines: S.lines || null, count: S.count || 0,
+                        dropped: S.dropped || 0});
 };
 })""",
     # The last text again, once the memory limit is raised to copy it out.
@@ -297,6 +315,7 @@ return function __dodo_again() { return S.text; };
     # Where each lost value was (in the payload, or the whole event): paths are the JSON texts
     # of the keys, comma-separated.
     "lossy": r""""use strict"; (function (K, S) {
+JSON_TEXT
 var found = {__proto__: null}, count = 0, seen = {__proto__: null}, depth = 0;
 function __dodo_add(path, what) {
   if (count < 20) found[count++] = {__proto__: null, path: path, what: what};
@@ -335,7 +354,7 @@ function __dodo_walk(value, path) {
 }
 return function __dodo_lossy(whole) {
   try { __dodo_walk(whole ? S.value : S.value.payload, ""); } catch (e) {}
-  return S.text = K.stringify({__proto__: null, found: found, count: count});
+  return __dodo_answer({__proto__: null, found: found, count: count});
 };
 })""",
 }
@@ -353,7 +372,8 @@ _HARNESS_LEAN = _with_captures(_HARNESS.replace("GLOBALS", _NO_GLOBALS).replace(
     "CAPTURES", ", ".join(list(_CAPTURES.values())[:_LEAN_CAPTURES])))
 _HARNESS_FULL = _with_captures(_HARNESS.replace("GLOBALS", _GLOBALS).replace(
     "CAPTURES", ", ".join(_CAPTURES.values())))
-_PIECES = {name: _with_captures(re.sub(r"\n\s*", "\n", source))
+_PIECES = {name: _with_captures(re.sub(r"\n\s*", "\n",
+                                       source.replace("JSON_TEXT", _JSON_TEXT)))
            for name, source in _PIECES.items()}
 _LAZY_JSON = json.dumps({name: _PIECES[name] for name in _LAZY})
 """Passing this costs much less than parsing it would."""
@@ -802,10 +822,12 @@ class _Run:
         if "out of memory" in first or first == "null":
             return self.memory_result(started, line, stack)
         if first.startswith("SyntaxError") and phase == "define" and _PARSE_ERROR.match(rest):
+            hint = "fix the syntax; Dodo refuses to save code that does not compile"
+            if _char_at(self.transform.code, line, column) == "\0":
+                hint = "a NUL character (U+0000) is there, outside any string or comment: " \
+                       "remove it, or write \\0 inside a string"
             return self.error_result(started, finding(
-                "js-syntax", f"{where}: {first}",
-                hint="fix the syntax; Dodo refuses to save code that does not compile",
-                line=line), stack)
+                "js-syntax", f"{where}: {first}", hint=hint, line=line), stack)
         hint = "guard fields that may be null or absent (?. and ??)"
         if "Maximum call stack size exceeded" in first or "stack overflow" in first:
             hint = "a recursion that never ends? the stack limit is " \
@@ -904,6 +926,14 @@ def _lossy(report: dict[str, Any], what: str) -> list[Finding]:
 
 def _a(kind: str) -> str:
     return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _char_at(code: str, line: int | None, column: int | None) -> str:
+    """The character at a 1-based line and column of the code, or "" when there is none."""
+    lines = code.split("\n")
+    if not line or not column or line > len(lines) or column > len(lines[line - 1]):
+        return ""
+    return lines[line - 1][column - 1]
 
 
 def _printable(text: str) -> str:
