@@ -8,8 +8,9 @@ The harness is hostile-input proof: it is evaluated before the transform and kee
 references to every intrinsic it uses, so a transform that replaces `JSON.stringify`,
 `Array.prototype.toJSON`, `Function.prototype.call` or the like changes nothing the harness
 does. Python holds the harness as one function and calls it; every call, the harness's own
-included, runs under what is left of the time budget. What comes back is always a number or a
-string the harness built with its own `JSON.stringify`, so lone surrogates arrive escaped.
+included, runs under what is left of the time budget. What comes back is always a number or
+JSON text the harness wrote (strings through its own `JSON.stringify`), so lone surrogates
+arrive escaped.
 """
 
 from __future__ import annotations
@@ -53,8 +54,11 @@ process instead of ending in a finding."""
 #      Object.prototype can reach (the harness writes arrays only as literals);
 #   InternalError fixed: an interrupt throws one, cannot be caught, and the binding reads its
 #      text and stack itself with no time limit, so its toString, name, Symbol.toPrimitive and
-#      stack must run no transform code;
-#   the first call (op 0): evaluate the code, call the entry point with the arguments (JSON;
+#      stack are the prototype's own and frozen (no stack: a getter would cost compiling, and
+#      a stack Error.prepareStackTrace made could be anything);
+#   the replacer: marks the result lossy when JSON drops or nulls a value (an object that
+#      became null may be an Invalid Date: the lost-value piece tells);
+#   the first call (op ""): evaluate the code, call the entry point with the arguments (JSON;
 #      a Dodo payload, JSON itself, comes apart: the same string for every run of a webhook,
 #      which the binding converts faster), and answer the JSON of the result, or a number
 #      (below) when it needs more than that.
@@ -67,29 +71,24 @@ process instead of ending in a finding."""
 # none of them gets the lean harness, which has none of them (a transform reaching one without
 # its name, `globalThis["con" + "sole"]`, finds it undefined); other code gets accessors that
 # compile each on first use from the pieces passed with the first call (GLOBALS below).
-_CAPTURES = {
+_LEAN_CAPTURES = {
     "eval": "eval", "parse": "JSON.parse", "stringify": "JSON.stringify",
     "isArray": "Array.isArray", "keys": "Object.keys", "text": "String",
     "isError": "Error.isError", "apply": "Reflect.apply",
     # called as K.time(date), K.join(array, separator): `this` first
     "time": "u(Date.prototype.getTime)", "join": "u([].join)",
-    # only with the globals
-    "global": "globalThis", "define": "Object.defineProperty", "slice": "u(''.slice)",
-    "bind": "u(F.bind)", "queueMicrotask": "queueMicrotask",
+}
+_CAPTURES = {  # with the globals
+    **_LEAN_CAPTURES, "global": "globalThis", "define": "Object.defineProperty",
+    "slice": "u(''.slice)", "bind": "u(F.bind)", "queueMicrotask": "queueMicrotask",
     "FinalizationRegistry": "FinalizationRegistry",
 }
-_LEAN_CAPTURES = 10
 
 _HARNESS = r"""(function () {
 "use strict";
-var F = Function.prototype, u = F.bind.bind(F.call), E = Error.prototype,
-  d = Object.getOwnPropertyDescriptor(E, "stack"), g = u(d.get), S = {__proto__: null},
-  K = [CAPTURES];
-Object.defineProperties(InternalError.prototype, {toString: {value: E.toString},
-  name: {value: "InternalError", writable: false, configurable: false},
-  [Symbol.toPrimitive]: {},
-  stack: {get: function __dodo_stack() { var s = g(this); return typeof s == "string" ? s : ""; },
-    set: d.set}});
+var F = Function.prototype, u = F.bind.bind(F.call), S = {__proto__: null}, K = [CAPTURES];
+Object.freeze(Object.defineProperties(InternalError.prototype, {
+  toString: {value: Error.prototype.toString}, [Symbol.toPrimitive]: {}, stack: {value: ""}}));
 GLOBALS
 function __dodo_piece(n, s) {
   return S["@" + n] || (S["@" + n] = K.eval(s || K.parse(S.lazy)[n])(K, S, __dodo_piece,
@@ -97,10 +96,8 @@ function __dodo_piece(n, s) {
 }
 function __dodo_keep(k, v) {
   var t = typeof v;
-  if (t == "undefined" || t == "function" || t == "symbol" || t == "number" && v - v !== 0)
-    S.lost = 1;
-  else if (v === null && typeof (t = this[k]) == "object" && t)
-    try { K.time(t); S.lost = 1; } catch (e) {}
+  if (t == "undefined" || t == "function" || t == "symbol" || t == "number" && v - v !== 0
+      || v === null && typeof (t = this[k]) == "object" && t) S.lost = 1;
   return v;
 }
 return function __dodo_call(op, a, b, c, d) {
@@ -116,7 +113,7 @@ return function __dodo_call(op, a, b, c, d) {
         && typeof o.then == "function") return 0;
     S.state = 1;
     o = K.stringify(o, __dodo_keep);
-    return S.lost || S.count || typeof o != "string" ? 1 : S.text = o;
+    return S.lost || S.count || typeof o != "string" ? 1 : o;
   } catch (x) {
     if (S.state != 2) { S.serialising = S.state; S.state = 2; S.thrown = x; }
     return 2;
@@ -153,7 +150,7 @@ function __dodo_answer(v) { return S.text = K.join([__dodo_json(v)], ""); }"""
 _PIECES = {
     # The code alone (a transform's first check): 1 if it defines the entry point.
     "define": r""""use strict"; (function (K) {
-return function __dodo_define(code) { return typeof K.eval(code) === "function" ? 1 : 3; };
+return function __dodo_define(code) { return K.eval(code) ? 1 : 3; };
 })""",
     # The accessors of the lazy globals: compile the global on first read, then replace the
     # accessor by the value (a write replaces it by the value written).
@@ -369,7 +366,7 @@ def _with_captures(source: str) -> str:
 
 
 _HARNESS_LEAN = _with_captures(_HARNESS.replace("GLOBALS", _NO_GLOBALS).replace(
-    "CAPTURES", ", ".join(list(_CAPTURES.values())[:_LEAN_CAPTURES])))
+    "CAPTURES", ", ".join(_LEAN_CAPTURES.values())))
 _HARNESS_FULL = _with_captures(_HARNESS.replace("GLOBALS", _GLOBALS).replace(
     "CAPTURES", ", ".join(_CAPTURES.values())))
 _PIECES = {name: _with_captures(re.sub(r"\n\s*", "\n",
@@ -379,8 +376,8 @@ _LAZY_JSON = json.dumps({name: _PIECES[name] for name in _LAZY})
 """Passing this costs much less than parsing it would."""
 
 # What the harness answers: text, or one of these numbers. The first call answers the JSON of
-# a plain result (the wrapper of method, url, payload, headers, cancel), or: pending, settled
-# (the report piece tells how; for "define", the code is defined), failed, or no entry point.
+# the result when nothing more is needed, or: pending, settled (the report piece tells how;
+# for "define", the code is defined), failed, or no entry point.
 # The poll piece: settled, late, idle, or the due time of the timer it fired.
 _PENDING, _SETTLED_FIRST, _FAILED, _NO_ENTRY = 0, 1, 2, 3
 _SETTLED, _LATE, _IDLE = -3, -2, -1
@@ -479,12 +476,11 @@ class _Script:
         self.static_findings: list[Finding] = []
         # The code, then one expression on a line of its own whose value is the entry point:
         # one evaluation, so the code keeps its line numbers and `const handler` works.
-        # Code with a NUL or a lone surrogate cannot pass through the binding as it is: it is
-        # passed as the JSON of the code, which a first evaluation hands to the real eval
-        # (before any transform code runs). QuickJS takes a NUL inside a string or comment,
-        # and reports one elsewhere as a syntax error at its line and column.
-        source = f"{code}\n;typeof {self.entry} === 'function' ? {self.entry} : void 0"
-        self.source = f"(0, eval)({json.dumps(source)})" if _UNSAFE.search(source) else source
+        # QuickJS takes a NUL inside a string or comment, and reports one elsewhere as a
+        # syntax error at its line and column (see _passable).
+        # The first check asks whether the entry point is a function; runs take it as it is.
+        self.check = _passable(f"{code}\n;typeof {self.entry} === 'function' && {self.entry}")
+        self.source = _passable(f"{code}\n;{self.entry}")
         self.globals = _NAMES_GLOBALS.search(code) is not None
         """Whether the code names a global the lean harness lacks (console, setTimeout, …)."""
         self._load_error = self._probe()
@@ -509,7 +505,7 @@ class _Script:
     def _probe(self) -> TransformResult | None:
         """Compile the code once: syntax errors, top-level faults and a missing entry."""
         started = time.perf_counter()
-        outcome = _Run(self).execute(started, "define", self.source, phase="define")
+        outcome = _Run(self).execute(started, "define", self.check, phase="define")
         return outcome if isinstance(outcome, TransformResult) else None
 
 
@@ -883,6 +879,12 @@ class _Run:
                 hint="shape an event for this type, set webhook.cancel = true for types you "
                      "do not handle, or filter the endpoint's event types"))
         return self.result(started, TransformStatus.OK, findings, request)
+
+
+def _passable(source: str) -> str:
+    """Source the binding can pass: one with a NUL or a lone surrogate goes as its JSON, which
+    a first evaluation hands to the real eval (before any transform code has run)."""
+    return f"(0, eval)({json.dumps(source)})" if _UNSAFE.search(source) else source
 
 
 def _safe_json(text: str) -> str:
