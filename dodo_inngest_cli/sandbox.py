@@ -398,6 +398,8 @@ _UNSAFE = re.compile("[\0\ud800-\udfff]")
 """What the binding cannot pass into QuickJS: NUL ends its C string, a lone surrogate has
 no UTF-8 form."""
 _CONTROL = re.compile("[\0-\x08\x0b-\x1f\x7f]")
+_NO_TEXT = "(Failed obtaining QuickJS error string"
+"""What the binding says of an error it could not turn into text: no memory left for it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -815,7 +817,7 @@ class _Run:
         path = self.transform.path
         line, column, stack = _locate(rest, path, phase=phase)
         where = f"{path}:{line}" + (f":{column}" if column else "") if line else path
-        if "out of memory" in first or first == "null":
+        if "out of memory" in first or first == "null" or first.startswith(_NO_TEXT):
             return self.memory_result(started, line, stack)
         if first.startswith("SyntaxError") and phase == "define" and _PARSE_ERROR.match(rest):
             hint = "fix the syntax; Dodo refuses to save code that does not compile"
