@@ -70,11 +70,11 @@ class Settings(_Model):
     """File of Inngest function triggers."""
     endpoint_url: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    time_limit: float = Field(default=100.0, gt=0)
-    """Milliseconds per delivery."""
-    memory_limit: float = Field(default=25.0, gt=0)
+    time_limit: float = 100.0
+    """Milliseconds per delivery (the sandbox checks the range, for flags too)."""
+    memory_limit: float = 25.0
     """MiB per delivery."""
-    stack_limit: int = Field(default=1024, gt=0)
+    stack_limit: int = 1024
     """KiB of JS stack."""
     functions: FunctionSettings = Field(default_factory=FunctionSettings)
 
@@ -179,5 +179,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return document
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})",
+                          hint="TOML files are UTF-8; save the file as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None

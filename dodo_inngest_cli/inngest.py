@@ -6,8 +6,10 @@ The rules follow Inngest's open-source server (github.com/inngest/inngest: `pkg/
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import re
 import time
 from typing import Any
 
@@ -25,6 +27,9 @@ MAX_NAME_LENGTH = 255
 MAX_SESSIONS = 5
 FUTURE_TOLERANCE_MS = 60_000
 """Clock skew allowed before a `ts` counts as in the future."""
+MAX_SURROGATE_FINDINGS = 3
+"""lone-surrogate findings per event; one string cut short usually means several."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def event_names(payload: Any) -> list[str]:
@@ -65,7 +70,7 @@ def check_event(event: Any, prefix: str, now_ms: int) -> list[Finding]:
     findings += _check_ts(event, prefix, now_ms)
     findings += _check_strings(event, prefix)
     findings += _check_user_and_meta(event, prefix)
-    findings += _check_size(event, prefix)
+    findings += _check_text(event, prefix)
     return findings
 
 
@@ -199,8 +204,57 @@ def _meta_problem(meta: Any) -> str:
     return ""
 
 
-def _check_size(event: dict[str, Any], prefix: str) -> list[Finding]:
-    size = len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+def _check_text(event: dict[str, Any], prefix: str) -> list[Finding]:
+    """The event as Inngest reads it: its size, and strings holding a lone UTF-16 surrogate
+    (JSON can escape one, "\\ud83d"; Inngest's Go decoder turns it into U+FFFD)."""
+    text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    try:
+        size = len(text.encode("utf-8"))
+        findings = []
+    except UnicodeEncodeError:
+        size = len(text.encode("utf-8", "surrogatepass"))  # 3 bytes each, as U+FFFD
+        findings = _check_surrogates(event, prefix)
+    return findings + _check_size(size, prefix)
+
+
+def _check_surrogates(event: dict[str, Any], prefix: str) -> list[Finding]:
+    found: list[tuple[str, str, str]] = []
+    _find_surrogates(event, prefix, found)
+    findings = [finding(
+        "lone-surrogate",
+        f"the {what} at {path or '/'} holds a lone UTF-16 surrogate (\\u{ord(char):04x}); "
+        "Inngest's decoder replaces it with U+FFFD",
+        path=path, hint="a string cut in the middle of an emoji or another character "
+                        "outside the BMP: cut by code points, "
+                        "e.g. Array.from(s).slice(0, n).join('')")
+        for what, path, char in found[:MAX_SURROGATE_FINDINGS]]
+    if len(found) > MAX_SURROGATE_FINDINGS:
+        last = findings[-1]
+        more = len(found) - MAX_SURROGATE_FINDINGS
+        findings[-1] = dataclasses.replace(
+            last, message=f"{last.message} ({more} more in this event)")
+    return findings
+
+
+def _find_surrogates(value: Any, path: str, found: list[tuple[str, str, str]]) -> None:
+    """(key or string, JSON pointer, the first lone surrogate) of each, in document order."""
+    if isinstance(value, str):
+        match = _SURROGATE.search(value)
+        if match:
+            found.append(("string", path, match.group()))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _find_surrogates(item, f"{path}/{index}", found)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
+            match = _SURROGATE.search(key)
+            if match:
+                found.append(("key", where, match.group()))
+            _find_surrogates(item, where, found)
+
+
+def _check_size(size: int, prefix: str) -> list[Finding]:
     if size > MAX_EVENT_BYTES:
         return [finding("event-too-large",
                         f"the event is {size:,} bytes; Inngest accepts at most {MAX_EVENT_BYTES:,}",

@@ -53,7 +53,7 @@ def encode(value: Any) -> bytes:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def loads(text: str) -> Any:
@@ -89,8 +89,9 @@ def parse_json(text: str, *, source: str, hint: str = "", embedded: bool = False
                          hint=hint) from None
     except ValueError as exc:  # NaN or Infinity, which json.loads reads without this check
         line, column = _constant_position(text)
-        raise InputError(_where(source, line, column, embedded) + str(exc), hint=hint) \
-            from None
+        raise InputError(_where(source, line, column, embedded) + str(exc),
+                         hint="JSON has no NaN or Infinity (Python writes them; Dodo never "
+                              "sends them): use null or a number") from None
     except RecursionError:
         raise InputError(f"{source}: the JSON is nested too deeply to read", hint=hint) \
             from None

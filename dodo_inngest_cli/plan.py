@@ -10,14 +10,14 @@ from typing import Any
 
 from . import library
 from .config import Config
-from .errors import InputError, in_range
+from .errors import InputError
 from .function_runners import is_js
 from .functions import FunctionOptions, FunctionStage
 from .models import Webhook, matches
 from .pipeline import Checks, Expectations, Planned
 from .redaction import add_url_secrets
 from .rules import check_codes
-from .sandbox import DEFAULT_ENDPOINT_URL, Limits, Transform
+from .sandbox import DEFAULT_ENDPOINT_URL, LimitNames, Limits, Transform
 from .schemas import SchemaSet
 from .snapshots import SnapshotStore
 from .sources import payload_files, read_webhook, shown, split_paths
@@ -59,16 +59,25 @@ def transform_options(config: Config, choices: Choices) -> dict[str, Any]:
         env[key] = value
     time_limit = settings.time_limit if choices.time_limit is None else choices.time_limit
     memory = settings.memory_limit if choices.memory_limit is None else choices.memory_limit
-    in_range("--time-limit", time_limit, 1, 60_000, "ms")
-    in_range("--memory-limit", memory, 1, 4096, "MiB")
     endpoint = choices.endpoint_url or settings.endpoint_url or DEFAULT_ENDPOINT_URL
     add_url_secrets(endpoint)
     return {
-        "limits": Limits(time_ms=time_limit, memory_bytes=int(memory * 1024 * 1024),
-                         stack_bytes=settings.stack_limit * 1024),
+        "limits": Limits(time_ms=time_limit, memory_mib=memory, stack_kib=settings.stack_limit,
+                         names=limit_names(config, choices)),
         "env": env,
         "endpoint_url": endpoint,
     }
+
+
+def limit_names(config: Config, choices: Choices) -> LimitNames:
+    """What to call each sandbox limit in an error: its flag, or its key in the config file."""
+    where = f"{config.source}: " if config.source else ""
+    if config.source.endswith("pyproject.toml"):
+        where += "[tool.dodo-inngest] "
+    return LimitNames(
+        time="--time-limit" if choices.time_limit is not None else f"{where}time-limit",
+        memory="--memory-limit" if choices.memory_limit is not None else f"{where}memory-limit",
+        stack=f"{where}stack-limit")
 
 
 def load_transform(path: Path, config: Config, choices: Choices) -> Transform:

@@ -212,6 +212,12 @@ _CATALOGUE = [
          "Inngest still accepts `user` but recommends putting user fields in `data` "
          "(with encryption middleware for personal data).",
          "data: { customer_email: p.customer.email }"),
+    Rule("lone-surrogate", W, "inngest", "A string holds a lone UTF-16 surrogate.",
+         "Half of a character outside the Basic Multilingual Plane (an emoji, say), usually "
+         "left by cutting a string by UTF-16 units: `name.slice(0, 1)` of \"😀abc\". JSON "
+         "can carry it escaped (`\"\\ud83d\"`), but Inngest's decoder replaces it with "
+         "U+FFFD, so functions receive a different string.",
+         "const short = Array.from(name).slice(0, 20).join(\"\");"),
     # -- expectations -------------------------------------------------------------------------
     Rule("schema-mismatch", E, "expect", "The event's data does not match its JSON Schema.",
          "The schema for this event name (in --schemas DIR) rejects what the transform sends: "

@@ -213,7 +213,9 @@ def test_console_lines_of_a_failed_run_are_shown(cli: RunCli, in_tmp: Path) -> N
         id="bad-env"),
     pytest.param(
         lambda d: None, ["-t", PAYMENT, "--time-limit", "0"],
-        "error: --time-limit 0: out of range (1–60000 ms)\n", id="time-limit-too-small"),
+        "error: --time-limit 0: out of range (1–60,000 ms)\n"
+        "hint: the sandbox limits are always on; pick a value in the range\n",
+        id="time-limit-too-small"),
 ])
 def test_bad_input_is_one_plain_line_and_exit_2(cli: RunCli, in_tmp: Path,
                                                 setup: Callable[[Path], object],

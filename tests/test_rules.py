@@ -75,6 +75,8 @@ TRIGGERS: dict[str, str] = {
     "data-missing": emit(event(data=None)),
     "data-reserved-key": emit(event(data={"_inngest": {}, "a": 1})),
     "user-deprecated": emit(event(user={"email": "a@example.com"})),
+    "lone-surrogate": handler(f"  w.payload = {json.dumps(VALID)};\n"
+                              "  w.payload.data.name = '\\u{1F600}abc'.slice(0, 1);"),
     "name-style": emit(event(name="PaymentSucceeded")),
 }
 
@@ -97,9 +99,10 @@ def check(code: str, webhook: Webhook = PAYMENT) -> Result:
 def test_every_rule_has_a_trigger() -> None:
     from test_expect import EXPECTATION_RULES
     from test_functions import FUNCTION_RULES
+    from test_hostile import SENDING_RULES
 
-    assert sorted([*TRIGGERS, *INPUT_TRIGGERS, *EXPECTATION_RULES, *FUNCTION_RULES]) == \
-        sorted(RULES)
+    assert sorted([*TRIGGERS, *INPUT_TRIGGERS, *EXPECTATION_RULES, *FUNCTION_RULES,
+                   *SENDING_RULES]) == sorted(RULES)
 
 
 @pytest.mark.parametrize("code", sorted(INPUT_TRIGGERS))

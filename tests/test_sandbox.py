@@ -207,7 +207,7 @@ def test_runaway_scripts_end_in_a_finding_and_the_next_delivery_runs(
 
 
 def test_time_limit_is_configurable() -> None:
-    code = ("function handler(w) { const end = Date.now() + 150; while (Date.now() < end) {}\n"
+    code = ("function handler(w) { const end = Date.now() + 400; while (Date.now() < end) {}\n"
             f"  {EVENT} return w; }}")
     assert codes(run(code)) == ["js-timeout"]
     assert codes(run(code, limits=Limits(time_ms=2000))) == []
@@ -216,7 +216,7 @@ def test_time_limit_is_configurable() -> None:
 def test_memory_limit_is_configurable() -> None:
     code = ("function handler(w) { const big = 'x'.repeat(8 * 1024 * 1024);\n"
             f"  {EVENT} w.payload.data.n = big.length; return w; }}")
-    assert codes(run(code, limits=Limits(memory_bytes=4 * 1024 * 1024))) == ["js-memory"]
+    assert codes(run(code, limits=Limits(memory_mib=4))) == ["js-memory"]
     assert codes(run(code)) == []
 
 
@@ -241,3 +241,43 @@ def test_payload_text_cannot_confuse_the_harness() -> None:
                  "data: w.payload.data}; return w; }", webhook)
     assert (result.status, result.findings) == (TransformStatus.OK, [])
     assert data(result) == {"state": None, "lost": True, "out": "}"}
+
+
+def test_globals_the_code_does_not_name_are_absent() -> None:
+    # The lean harness: code that names none of console, setTimeout, clearTimeout,
+    # queueMicrotask, FinalizationRegistry gets none of them.
+    code = ("function handler(w) {\n  const g = globalThis;\n"
+            "  w.payload = {name: 'dodo/x', id: 'i', data: {c: typeof g['con' + 'sole'],\n"
+            "    t: typeof g['set' + 'Timeout'], q: typeof g['queue' + 'Microtask']}};\n"
+            "  return w;\n}")
+    assert data(run(code)) == {"c": "undefined", "t": "undefined", "q": "undefined"}
+    assert data(run(code + "\n// uses console")) == {
+        "c": "object", "t": "function", "q": "function"}
+
+
+def test_queue_microtask_and_finalization_registry_work() -> None:
+    result = run(
+        "async function handler(w) {\n  const order = [];\n"
+        "  queueMicrotask(() => order.push('micro'));\n"
+        "  const registry = new FinalizationRegistry(held => order.push(held));\n"
+        "  (function () { registry.register({}, 'finalized'); })();\n"
+        "  await new Promise(r => setTimeout(r, 5));\n"
+        "  w.payload = {name: 'dodo/x', id: 'i', data: {order,\n"
+        "    kind: registry instanceof FinalizationRegistry}};\n  return w;\n}")
+    assert data(result) == {"order": ["micro", "finalized"], "kind": True}
+
+
+def test_assigning_a_lazy_global_replaces_it() -> None:
+    result = run("console = {log: function () { globalThis.logged = true; }};\n"
+                 "function handler(w) { console.log('x');\n"
+                 "  w.payload = {name: 'dodo/x', id: 'i', data: {logged: globalThis.logged,\n"
+                 "    own: Object.keys(globalThis).includes('console')}}; return w; }")
+    assert (data(result), result.console) == ({"logged": True, "own": True}, [])
+
+
+def test_a_top_level_throw_is_an_exception_at_load_with_its_line() -> None:
+    result = Transform("const x = 1;\nthrow new Error('at load');\nfunction handler(w) {}",
+                       "load.js").run(PAYMENT)
+    [error] = result.findings
+    assert (error.code, error.message, error.line) == (
+        "js-exception", "load.js:2:11: Error: at load", 2)
