@@ -17,8 +17,9 @@ from dodo_inngest_cli.cancel import Cancel, Interrupted
 from dodo_inngest_cli.dodo import event_models
 from dodo_inngest_cli.errors import InputError
 from dodo_inngest_cli.fuzz import fuzz, sample_body
-from dodo_inngest_cli.models import TransformResult, Webhook
+from dodo_inngest_cli.models import TransformResult, TransformStatus, Webhook
 from dodo_inngest_cli.pipeline import Checks
+from dodo_inngest_cli.rules import finding
 from dodo_inngest_cli.sandbox import Limits, Transform
 from dodo_inngest_cli.shrink import closest_to
 
@@ -160,7 +161,9 @@ class Busy(Transform):
 
     def run(self, webhook: Webhook, *, track_reads: bool = False) -> TransformResult:
         self.runs += 1
-        self.limits = Limits(time_ms=1e-6 if self.runs % 2 else 100.0)
+        if self.runs % 2:
+            return TransformResult(TransformStatus.ERROR, None, [finding(
+                "js-timeout", "the transform ran past the 100 ms time limit")], [], 100.0)
         return super().run(webhook, track_reads=track_reads)
 
 
