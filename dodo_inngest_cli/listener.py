@@ -3,7 +3,9 @@
 The HTTP server is waitress (pure Python, any OS). It reads every request on one I/O thread
 and hands a request to its fixed pool of worker threads only once the whole body is in, so a
 slow or stalled client costs a socket, never a thread; a connection silent for
-`idle_timeout_s` is closed (an idle keep-alive as well as a request that stopped half-way);
+`idle_timeout_s` is closed (an idle keep-alive as well as a request that stopped half-way),
+and so is one whose request is not all in `request_deadline_s` after its first byte (a client
+trickling a byte at a time never looks idle);
 at most `connection_limit` connections are open; headers and bodies over their limits are
 refused before any of the body is read. uvicorn was the other candidate: it has no deadline
 for receiving a request (a client that sends headers, then nothing, holds its connection for
@@ -124,6 +126,8 @@ class ListenerConfig:
     """Deliveries waiting for (or in) their forward at most; beyond, 503 and nothing captured."""
     idle_timeout_s: float = DODO_TIMEOUT_S
     """A connection that sends nothing for this long is closed (idle, or a stalled request)."""
+    request_deadline_s: float = DODO_TIMEOUT_S
+    """A request not all in this long after its first byte is dropped, however it trickles."""
     connection_limit: int = 200
     """Open connections at most; more wait in the system's backlog."""
     threads: int = 8
@@ -456,6 +460,8 @@ class _Channel(HTTPChannel):
     answered 400 (not dropped in silence), and a request already in is still answered."""
 
     error_task_class = _ErrorTask
+    request_began = 0.0
+    """When the first byte of the request still coming in arrived (time.time())."""
 
     def handle_read(self) -> None:
         try:
@@ -464,7 +470,10 @@ class _Channel(HTTPChannel):
             self.handle_close()
             return
         if data:
-            self.last_activity = time.time()
+            now = time.time()
+            if self.request is None:
+                self.request_began = now
+            self.last_activity = now
             self.received(data)
         elif not self._owes_answer():
             self.handle_close()
@@ -494,6 +503,16 @@ class _Server(TcpWSGIServer):
         self.listener = listener
         super().__init__(listener.app, _sock=sock, bind_socket=False, adj=adj,
                          sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
+
+    def maintenance(self, now: float) -> None:
+        """waitress closes connections idle too long; close as well those whose request,
+        still coming in, began more than request_deadline_s ago."""
+        super().maintenance(now)
+        cutoff = now - self.listener.config.request_deadline_s
+        for channel in cast(list[_Channel], self._channels()):
+            if channel.request is not None and not channel.requests \
+                    and channel.request_began < cutoff:
+                channel.will_close = True
 
     def trigger_thunk(self, thunk: Callable[[], None]) -> None:
         """Run thunk on the I/O thread."""

@@ -139,6 +139,34 @@ def test_a_client_that_sends_headers_then_stalls_is_dropped_after_the_idle_timeo
     assert captured(tmp_path) == []
 
 
+def test_a_client_trickling_a_byte_at_a_time_is_dropped_at_the_request_deadline(
+        serve: Serve, tmp_path: Path) -> None:
+    # Never idle for the idle timeout, so only the deadline from the first byte can end it.
+    listener, received = serve(idle_timeout_s=1.0, request_deadline_s=2.0)
+    body = body_for(1).encode()
+    sock = connect(listener)
+    sock.settimeout(0.3)
+    started = time.monotonic()
+    sent = b""
+    for byte in (post_head(len(body)) + body)[:-1]:
+        try:
+            sock.sendall(bytes([byte]))
+            sent += bytes([byte])
+            if sock.recv(4096) == b"":
+                break
+        except TimeoutError:
+            continue  # nothing from the server yet: the next byte
+        except OSError:
+            break  # reset by the server
+    elapsed = time.monotonic() - started
+    assert 2.0 <= elapsed < 4.5
+    assert len(sent) < len(body)  # it did not get far
+    assert received == []
+    assert captured(tmp_path) == []
+    # an honest client is served meanwhile and after
+    assert httpx.post(listener.address, content=body, timeout=5).status_code == 200
+
+
 def test_slow_connections_cost_no_thread_and_a_bounded_number_of_sockets(
         serve: Serve) -> None:
     listener, _ = serve(connection_limit=50, threads=4)
