@@ -507,7 +507,7 @@ class _Server(TcpWSGIServer):
     def maintenance(self, now: float) -> None:
         """waitress closes connections idle too long; close as well those whose request,
         still coming in, began more than request_deadline_s ago."""
-        super().maintenance(now)
+        super().maintenance(now)  # type: ignore[arg-type]  # time.time(), typed int
         cutoff = now - self.listener.config.request_deadline_s
         for channel in cast(list[_Channel], self._channels()):
             if channel.request is not None and not channel.requests \
