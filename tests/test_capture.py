@@ -236,8 +236,8 @@ def test_listen_command_prints_address_and_summary_on_ctrl_c(tmp_path: Path) -> 
     assert first.startswith("listening on http://127.0.0.1:") and \
         first.rstrip().endswith("/hooks/dodo")
     assert process.stdout.readline() == (
-        f"signatures NOT verified (no --secret); capturing to {tmp_path / 'c.jsonl'}. "
-        "Ctrl-C stops.\n")
+        "signatures NOT verified (DODO_PAYMENTS_WEBHOOK_KEY not set); "
+        f"capturing to {tmp_path / 'c.jsonl'}. Ctrl-C stops.\n")
     httpx.post(first.split()[-1], content=body_for(1))
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=10)

@@ -1,9 +1,11 @@
-"""The README stays true: its rule table, its set-up commands, and its walkthrough."""
+"""The README stays true: its rule table, its set-up commands, its walkthrough and the
+output its examples show."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -13,7 +15,7 @@ import pytest
 
 from dodo_inngest_cli.rules import RULES
 
-from conftest import ROOT
+from conftest import ROOT, RunCli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -72,3 +74,32 @@ def test_the_walkthrough_runs_in_one_shell_as_pasted(tmp_path: Path) -> None:
     codes = [int(code) for code in re.findall(r"^@@ (\d+) @@$", done.stderr, re.M)]
     assert codes == [code for _, code in commands], (done.stdout[-3000:], done.stderr[-3000:])
     assert "Traceback" not in done.stderr
+
+
+def console_examples() -> list[tuple[str, str]]:
+    """The README's `console` blocks that show a command run from the repository root: the
+    command line and what it prints ("…" on a line of its own stands for lines left out)."""
+    examples = []
+    for block in re.findall(r"```console\n(.*?)\n```", README, re.S):
+        first, _, shown = block.partition("\n")
+        if first.startswith("$ dodo-inngest "):
+            examples.append((first[2:], shown))
+    return examples
+
+
+def ms_masked(text: str) -> str:
+    """Timings differ from run to run: the `ms` column's and the summary's figures go."""
+    text = re.sub(r"│ +\d+\.\d+$", "│ <ms>", text, flags=re.M)
+    return re.sub(r" in \d+\.\d+ s$", " in <seconds> s", text, flags=re.M)
+
+
+@pytest.mark.parametrize(("command", "shown"), console_examples(),
+                         ids=[command for command, _ in console_examples()])
+def test_console_examples_print_what_the_readme_shows(
+        cli: RunCli, monkeypatch: pytest.MonkeyPatch, command: str, shown: str) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "88")
+    output = ms_masked(cli(*shlex.split(command)[1:]).output)
+    pattern = "".join("(?:.*\n)*?" if line.strip() == "…" else re.escape(line) + "\n"
+                      for line in ms_masked(shown).splitlines())
+    assert re.match(pattern, output), output

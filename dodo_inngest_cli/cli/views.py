@@ -122,7 +122,8 @@ class ListenView:
                 forwarding: str | None) -> None:
         """Say where it listens and what it does with deliveries (first line: the address)."""
         self.console.print(text(f"listening on {address}"), soft_wrap=True)
-        notes = ["signatures verified" if verified else "signatures NOT verified (no --secret)"]
+        notes = ["signatures verified" if verified
+                 else "signatures NOT verified (DODO_PAYMENTS_WEBHOOK_KEY not set)"]
         notes.append(f"capturing to {capture}" if capture else "not capturing (no --capture)")
         if forwarding:
             notes.append(f"forwarding to {forwarding}")
