@@ -2,6 +2,7 @@
 
     python tests/benchmarks/run.py            # every target (about 3 minutes)
     python tests/benchmarks/run.py --quick    # smaller runs, no 100k replay
+    python tests/benchmarks/run.py --readme   # and write the table into README's Performance
 
 These machines are noisy: figures are medians, and every target is judged by a ratio or a
 figure measured in the same run as its baseline. Nothing here runs in the default test suite.
@@ -35,13 +36,17 @@ PAYMENT_JS = ROOT / "samples" / "transforms" / "payment.js"
 SAMPLE = ROOT / "samples" / "webhooks" / "payment.succeeded.json"
 SECRET = "whsec_" + base64.b64encode(b"dodo-inngest-benchmark-secret-32").decode()
 CLI = [sys.executable, "-m", "dodo_inngest_cli"]
-ENV = {**os.environ, "NO_COLOR": "1"}
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+ENV["NO_COLOR"] = "1"
+"""As a user's machine runs it: compiled modules cached (an installed copy has them)."""
 
 Row = tuple[str, str, str, str, bool]
 
 
 def median_wall(command: list[str], runs: int) -> float:
-    """Median wall time of a command, in seconds."""
+    """Median wall time of a command, in seconds, after one untimed run (which writes the
+    bytecode caches, as any first run does)."""
+    subprocess.run(command, capture_output=True, check=True, cwd=ROOT, env=ENV)
     times = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -429,9 +434,9 @@ def bench_replay(folder: Path, *, big: bool) -> list[Row]:
     write_capture(small, 10_000)
     rate, rss, received = replay_once(small)
     baseline = raw_post_rate(small, 3000)
-    rows = [("replay: 10,000 deliveries → loopback Inngest, defaults (≥ 1,000/s)",
+    rows = [("replay: 10,000 deliveries → loopback Inngest, defaults (≥ 2,000/s)",
              f"{rate:,.0f}/s ({received:,} received)", f"{baseline:,.0f}/s raw httpx",
-             f"{rate / baseline:.2f}×", rate >= 1000 and received == 10_000),
+             f"{rate / baseline:.2f}×", rate >= 2000 and received == 10_000),
             ("replay: peak RSS at 10,000 (≤ 150 MB)", f"{rss / 1024:.0f} MB", "", "",
              rss / 1024 <= 150)]
     if big:
@@ -604,6 +609,8 @@ def bare_server_rate(count: int, code: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs, no 100k replay")
+    parser.add_argument("--readme", action="store_true",
+                        help="write the table into README.md between the performance markers")
     args = parser.parse_args()
     runs = 5 if args.quick else 9
     rows: list[Row] = []
@@ -625,6 +632,27 @@ def main() -> None:
               + ("  yes" if row[4] else "  NO"))
     met = sum(row[4] for row in rows)
     print(f"\n{met} of {len(rows)} targets met.")
+    if args.readme:
+        write_readme(rows)
+
+
+README_MARKERS = ("<!-- performance:start -->\n", "<!-- performance:end -->")
+
+
+def write_readme(rows: list[Row]) -> None:
+    """Replace the table between README's performance markers with these rows."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = README_MARKERS
+    before, found, rest = text.partition(start)
+    if not found or end not in rest:
+        sys.exit(f"README.md lacks the markers {start.strip()} … {end}")
+    lines = ["| Target | Measured | Baseline (same run) | Ratio | Met |", "|---|---|---|---|---|"]
+    lines += [f"| {target} | {measured} | {baseline} | {ratio} | {'yes' if ok else 'no'} |"
+              for target, measured, baseline, ratio, ok in rows]
+    readme.write_text(before + start + "\n".join(lines) + "\n" + end
+                      + rest.split(end, 1)[1], encoding="utf-8")
+    print(f"wrote {len(rows)} rows into {readme}")
 
 
 if __name__ == "__main__":
