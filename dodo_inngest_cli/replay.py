@@ -109,7 +109,7 @@ class StateFile:
             self.salt = self._load() if path.exists() and path.stat().st_size else None
             self._handle = self._open()
         except BaseException:
-            self._file_lock.release()
+            self._release()
             raise
 
     def target_hash(self, target: Target) -> str:
@@ -144,7 +144,13 @@ class StateFile:
                 os.fsync(self._handle.fileno())
                 self._handle.close()
         finally:
-            self._file_lock.release()
+            self._release()
+
+    def _release(self) -> None:
+        """Forget who held the file, then let another run have it."""
+        with contextlib.suppress(OSError):
+            _owner_path(self.path).unlink(missing_ok=True)
+        self._file_lock.release()
 
     def _open(self) -> Any:
         hint = "--state picks another place"
@@ -249,7 +255,7 @@ def _hold(path: Path) -> Any:
 
     path = path.resolve()
     lock_path = path.with_name(path.name + ".lock")
-    owner = path.with_name(path.name + ".owner")
+    owner = _owner_path(path)
     make_folder_for(path, "state file", "--state picks another place")
     try:
         lock = FileLock(str(lock_path), timeout=0)
@@ -269,6 +275,12 @@ def _hold(path: Path) -> Any:
         owner.write_text(f"pid {os.getpid()} of {getpass.getuser()} on "
                          f"{socket.gethostname()}, since {now_iso()}", encoding="utf-8")
     return lock
+
+
+def _owner_path(state: Path) -> Path:
+    """Where the run holding the state file says who it is."""
+    state = state.resolve()
+    return state.with_name(state.name + ".owner")
 
 
 DEFAULT_STATE = ".dodo-inngest-replay-state.jsonl"

@@ -176,6 +176,9 @@ def test_item11_a_second_replay_on_the_same_state_says_who_holds_it(
     assert first.startswith(f"error: {state}: another replay is using this state file (pid "
                             f"{os.getpid()} of ")
     assert hint == "hint: wait for it to finish, or give this run its own --state"
+    # the holder, closed, no longer claims the file; the next run takes it
+    assert not (tmp_path / ".dodo-inngest-replay-state.jsonl.owner").exists()
+    StateFile(state).close()
 
 
 # -- 12. the state file is never a capture ------------------------------------------------------
