@@ -186,10 +186,13 @@ def check_triggers(triggers: list[Trigger], payload: Any) -> tuple[list[Finding]
                 path=f"{prefix}/name", hint="simplify the expression, or check it in the "
                                              "Inngest dashboard"))
         else:
+            named = [m for m in matches if m.reason]  # the name matched, the expression is false
+            because = "; ".join(f"{m.function} matches the name but {m.reason}" for m in named)
             findings.append(finding(
                 "no-trigger", f"'{name}' triggers none of the {len(triggers)} declared "
-                              "functions",
+                              "functions" + (f": {because}" if because else ""),
                 path=f"{prefix}/name",
-                hint="match a function's trigger exactly, or with a wildcard after '/' or "
-                     "'.' (e.g. 'dodo/payment.*')"))
+                hint="the expression reads the event as sent: check the fields it compares"
+                     if named else "match a function's trigger exactly, or with a wildcard "
+                                   "after '/' or '.' (e.g. 'dodo/payment.*')"))
     return findings, kept

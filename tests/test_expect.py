@@ -240,6 +240,20 @@ def test_no_trigger_fails_the_result(cli: RunCli, transform: Path) -> None:
     assert document["results"][0]["triggers"] == []
 
 
+def test_no_trigger_names_the_expression_that_was_false(cli: RunCli, transform: Path) -> None:
+    Path("triggers.toml").write_text(
+        '[[triggers]]\nfunction = "legacy"\nevent = "payment.*"\n\n'
+        '[[triggers]]\nfunction = "big-payments"\nevent = "dodo/payment.*"\n'
+        'expression = "event.data.total_amount > 100000000"\n')
+    document = report(cli, "-t", "payment.js", "-s", SUCCEEDED, "--triggers", "triggers.toml",
+                      code=1)
+    [finding] = document["results"][0]["findings"]
+    assert (finding["message"], finding["hint"]) == (
+        "'dodo/payment.succeeded' triggers none of the 2 declared functions: big-payments "
+        "matches the name but `event.data.total_amount > 100000000` is false",
+        "the expression reads the event as sent: check the fields it compares")
+
+
 def test_unevaluable_expression_is_unknown_not_a_guess() -> None:
     result = match(Trigger("f", "dodo/*", "event.data.nothing.here == 1"),
                    {"name": "dodo/x", "data": {}})
