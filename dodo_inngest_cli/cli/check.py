@@ -24,6 +24,7 @@ from .options import (
     FuzzOpt,
     IgnoreOpt,
     MemoryLimitOpt,
+    PathsArg,
     PythonOpt,
     SaveFailuresOpt,
     SeedOpt,
@@ -49,9 +50,7 @@ class ReportFormat(str, enum.Enum):
 
 
 def test(
-    paths: Annotated[list[Path] | None, typer.Argument(
-        metavar="PATH", help="Transforms (.js), payloads (.json) and folders of them.",
-        show_default=False)] = None,
+    paths: PathsArg = None,
     transform: Annotated[list[Path] | None, typer.Option(
         "--transform", "-t", metavar="FILE", help="A transform to test (repeatable).",
         show_default=False)] = None,
@@ -384,9 +383,7 @@ def run(
 
 
 def schema_infer(
-    paths: Annotated[list[Path] | None, typer.Argument(
-        metavar="PATH", help="Transforms (.js), payloads (.json) and folders of them.",
-        show_default=False)] = None,
+    paths: PathsArg = None,
     schemas: Annotated[Path, typer.Option(
         "--schemas", metavar="DIR", help="Where to write DIR/<event name>.json.")]
     = Path("schemas"),

@@ -20,6 +20,7 @@ from .options import (
     FormatOpt,
     IgnoreOpt,
     MemoryLimitOpt,
+    PathsArg,
     StrictOpt,
     TimeLimitOpt,
     choices,
@@ -27,9 +28,7 @@ from .options import (
 
 
 def coverage(
-    paths: Annotated[list[Path] | None, typer.Argument(
-        metavar="PATH", help="Transforms (.js), payloads (.json) and folders of them.",
-        show_default=False)] = None,
+    paths: PathsArg = None,
     transform: Annotated[list[Path] | None, typer.Option(
         "--transform", "-t", metavar="FILE", help="A transform to map (repeatable).",
         show_default=False)] = None,

@@ -55,6 +55,9 @@ class Format(str, enum.Enum):
     json = "json"
 
 
+PathsArg = Annotated[list[Path] | None, typer.Argument(
+    metavar="PATH", help="Transforms (.js), payloads (.json) and folders of them.",
+    show_default=False)]
 FormatOpt = Annotated[Format, typer.Option(
     "--format", "-f", metavar="text|json", help="Output format.")]
 IgnoreOpt = Annotated[list[str] | None, typer.Option(
