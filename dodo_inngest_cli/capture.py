@@ -206,6 +206,7 @@ def _ends_with_newline(path: Path) -> bool:
 def read_deliveries(paths: Iterable[Path]) -> Iterator[Delivery | Problem]:
     """Every delivery in capture files, payload files and folders of them, as a stream."""
     for path in paths:
+        check_capture_path(path)
         if path.is_dir():
             files = files_in(path, READABLE_SUFFIXES)
             if not files:
@@ -214,12 +215,20 @@ def read_deliveries(paths: Iterable[Path]) -> Iterator[Delivery | Problem]:
             yield from read_deliveries(files)
         elif path.suffix in CAPTURE_SUFFIXES:
             yield from _read_capture(path)
-        elif path.suffix == ".json":
-            yield _read_payload_file(path)
-        elif not path.exists():
-            raise InputError(f"{path}: no such capture or payload file")
         else:
-            raise InputError(f"{path}: not a capture (.jsonl) or payload (.json) file")
+            yield _read_payload_file(path)
+
+
+def check_capture_path(path: Path) -> None:
+    """An InputError for a path no delivery can be read from: missing, or neither a folder
+    nor a capture or payload file."""
+    if not path.exists():
+        raise InputError(f"{path}: no such capture or payload file",
+                         hint="dodo-inngest listen --capture FILE writes captures")
+    if not path.is_dir() and path.suffix not in READABLE_SUFFIXES:
+        raise InputError(f"{path}: not a capture (.jsonl) or payload (.json) file",
+                         hint="captures end in .jsonl (one delivery a line), payload files "
+                              "in .json")
 
 
 def count_deliveries(paths: Iterable[Path]) -> int:

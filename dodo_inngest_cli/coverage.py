@@ -19,6 +19,7 @@ from .fields import FieldRead, read_fields
 from .inngest import event_names
 from .models import Result, Status, Webhook, matches
 from .pipeline import Checks, Planned, evaluate
+from .rules import Severity
 
 COVERAGE_VERSION = 1
 
@@ -49,12 +50,16 @@ class Cell:
     """The `test` verdict of the run (None when it did not run)."""
     fields: tuple[FieldRead, ...] | None = None
     """The payload fields read, when asked for."""
+    reason: str = ""
+    """Why the transform could not run to the end (an error cell): the first error."""
 
     def to_json(self) -> dict[str, Any]:
         """The cell as the JSON report shows it."""
         document: dict[str, Any] = {
             "transform": self.transform, "outcome": self.handling.value,
             "names": list(self.names), "status": self.status.value if self.status else None}
+        if self.reason:
+            document["reason"] = self.reason
         if self.fields is not None:
             document["fields"] = [read.to_json() for read in self.fields]
         return document
@@ -174,7 +179,7 @@ def _cell(planned: Planned, webhook: Webhook | None, checks: Checks,
         evaluate(transform, webhook, checks)
     reads = tuple(read_fields(transform, webhook, checks, result)) if fields else None
     return Cell(transform.path, handling(result, webhook), _names(result), result.status,
-                reads)
+                reads, _reason(result))
 
 
 def handling(result: Result, webhook: Webhook) -> Handling:
@@ -186,6 +191,14 @@ def handling(result: Result, webhook: Webhook) -> Handling:
     if result.request is not None and result.request.payload == webhook.payload:
         return Handling.PASSTHROUGH
     return Handling.SENT
+
+
+def _reason(result: Result) -> str:
+    """The first error of a run that did not end, as `code: message`."""
+    if result.status is not Status.ERROR:
+        return ""
+    first = next((f for f in result.findings if f.severity is Severity.ERROR), None)
+    return f"{first.code}: {first.message}" if first else ""
 
 
 def _names(result: Result) -> tuple[str, ...]:

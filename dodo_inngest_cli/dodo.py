@@ -11,7 +11,7 @@ import functools
 import typing
 from typing import Any
 
-from .jsonio import pointer
+from .jsonio import describe, pointer
 from .models import Webhook
 from .rules import Finding, finding
 
@@ -45,7 +45,10 @@ def check_webhook(webhook: Webhook) -> list[Finding]:
     models = event_models()
     event_type = webhook.event_type
     if event_type not in models:
-        shown = f"'{event_type}'" if event_type else "missing"
+        given = webhook.payload.get("type", None) if isinstance(webhook.payload, dict) \
+            else None
+        shown = f"'{event_type}'" if event_type else "missing" if given is None \
+            else f"{describe(given)}, not a string"
         return [finding(
             "dodo-unknown-type",
             f"the payload's event type is {shown}; dodopayments {sdk_version()} knows "

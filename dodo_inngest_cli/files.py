@@ -47,6 +47,10 @@ def write_new_files(files: dict[Path, str | bytes], *, force: bool, hint: str) -
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8")
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise InputError(f"{exc.filename}: cannot create this folder: a file is in the way",
+                         hint="name a folder (or a new one), not a file or a path through "
+                              "one") from None
     except OSError as exc:
         raise InputError(f"{exc.filename}: cannot write: {exc.strerror}",
                          hint="check the folder is writable") from None

@@ -13,6 +13,7 @@ import re
 import time
 from typing import Any
 
+from .jsonio import describe
 from .rules import Finding, finding
 
 MIN_TS_MS = 315_532_800_000
@@ -62,7 +63,7 @@ def check_event(event: Any, prefix: str, now_ms: int) -> list[Finding]:
     if not isinstance(event, dict):
         return [finding(
             "payload-not-event",
-            f"{_where(prefix)} is {_describe(event)}, not an event object",
+            f"{_where(prefix)} is {describe(event)}, not an event object",
             path=prefix, hint="set webhook.payload to {name, data, id, ts}")]
     findings: list[Finding] = []
     findings += _check_name(event, prefix)
@@ -78,7 +79,7 @@ def _check_name(event: dict[str, Any], prefix: str) -> list[Finding]:
     name = event.get("name")
     path = f"{prefix}/name"
     if not isinstance(name, str) or not name:
-        what = "missing" if name is None else f"{_describe(name)}, not a non-empty string"
+        what = "missing" if name is None else f"{describe(name)}, not a non-empty string"
         return [finding("name-missing", f"the event name is {what}", path=path,
                         hint='give every event a name, e.g. name: "dodo/payment.succeeded"')]
     if name.lower().startswith("inngest/"):
@@ -106,7 +107,7 @@ def _check_data(event: dict[str, Any], prefix: str) -> list[Finding]:
         return [finding("data-missing", "the event has no data; functions receive {}",
                         path=path, hint="put what your functions need in data")]
     if not isinstance(data, dict):
-        return [finding("data-not-object", f"data is {_describe(data)}, not an object",
+        return [finding("data-not-object", f"data is {describe(data)}, not an object",
                         path=path, hint="wrap the value: data: { value: … }")]
     if "_inngest" in data:
         return [finding("data-reserved-key", "data._inngest is stripped by Inngest on receipt",
@@ -124,7 +125,7 @@ def _check_ts(event: dict[str, Any], prefix: str, now_ms: int) -> list[Finding]:
             ts = int(ts)
         else:
             return [finding("ts-not-integer",
-                            f"ts is {_describe(ts)}; Inngest wants integer milliseconds",
+                            f"ts is {describe(ts)}; Inngest wants integer milliseconds",
                             path=path,
                             hint="use new Date(…).getTime(), which is already whole ms")]
     if ts < MIN_TS_MS and MIN_TS_MS <= ts * 1000 <= MAX_TS_MS:
@@ -152,7 +153,7 @@ def _check_strings(event: dict[str, Any], prefix: str) -> list[Finding]:
     findings: list[Finding] = []
     event_id = event.get("id")
     if event_id is not None and not isinstance(event_id, str):
-        findings.append(finding("id-not-string", f"id is {_describe(event_id)}, not a string",
+        findings.append(finding("id-not-string", f"id is {describe(event_id)}, not a string",
                                 path=f"{prefix}/id", hint="use String(…) or a template string"))
     elif not event_id:
         findings.append(finding(
@@ -161,7 +162,7 @@ def _check_strings(event: dict[str, Any], prefix: str) -> list[Finding]:
             hint="e.g. id: `${webhook.eventType}:${p.payment_id}:${webhook.payload.timestamp}`"))
     version = event.get("v")
     if version is not None and not isinstance(version, str):
-        findings.append(finding("v-not-string", f"v is {_describe(version)}, not a string",
+        findings.append(finding("v-not-string", f"v is {describe(version)}, not a string",
                                 path=f"{prefix}/v", hint='e.g. v: "2024-01-14.1"'))
     return findings
 
@@ -171,7 +172,7 @@ def _check_user_and_meta(event: dict[str, Any], prefix: str) -> list[Finding]:
     user = event.get("user")
     if user is not None:
         if not isinstance(user, dict):
-            findings.append(finding("user-not-object", f"user is {_describe(user)}, not an object",
+            findings.append(finding("user-not-object", f"user is {describe(user)}, not an object",
                                     path=f"{prefix}/user", hint="drop user; put it in data"))
         else:
             findings.append(finding("user-deprecated", "the user field is deprecated",
@@ -188,19 +189,19 @@ def _check_user_and_meta(event: dict[str, Any], prefix: str) -> list[Finding]:
 
 def _meta_problem(meta: Any) -> str:
     if not isinstance(meta, dict):
-        return f"meta is {_describe(meta)}, not an object"
+        return f"meta is {describe(meta)}, not an object"
     sessions = meta.get("sessions")
     if sessions is None:
         return ""
     if not isinstance(sessions, dict):
-        return f"meta.sessions is {_describe(sessions)}, not an object"
+        return f"meta.sessions is {describe(sessions)}, not an object"
     if len(sessions) > MAX_SESSIONS:
         return f"meta.sessions has {len(sessions)} entries; at most {MAX_SESSIONS}"
     for key, value in sessions.items():
         if not key:
             return "meta.sessions has an empty key"
         if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
-            return f"meta.sessions.{key} is {_describe(value)}; use a string, number or null"
+            return f"meta.sessions.{key} is {describe(value)}; use a string, number or null"
     return ""
 
 
@@ -269,22 +270,6 @@ def _check_size(size: int, prefix: str) -> list[Finding]:
 
 def _where(prefix: str) -> str:
     return f"the payload at {prefix}" if prefix else "the payload"
-
-
-def _describe(value: Any) -> str:
-    """A short description of a JSON value for messages: its type and, if small, itself."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"a boolean ({json.dumps(value)})"
-    if isinstance(value, (int, float)):
-        return f"a number ({value!r})"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"a string ({json.dumps(shown)})"
-    if isinstance(value, list):
-        return f"an array of {len(value)}"
-    return "an object"
 
 
 def _date(ms: int) -> str:

@@ -82,6 +82,9 @@ def read_json_file(path: Path, *, what: str, hint: str = "") -> Any:
 def parse_json(text: str, *, source: str, hint: str = "", embedded: bool = False) -> Any:
     """Parse JSON text; errors name the source, line and column (for text embedded in a
     larger file, such as a capture line's body, the place within that text)."""
+    if not text.strip():
+        raise InputError(f"{source}: " + ("the body is empty" if embedded
+                                          else "empty: there is no JSON in it"), hint=hint)
     try:
         return loads(text)
     except json.JSONDecodeError as exc:
@@ -128,3 +131,19 @@ def pointer(parts: Iterable[object]) -> str:
 def pointer_parts(text: str) -> list[str]:
     """The segments of a JSON pointer (the inverse of `pointer`)."""
     return [p.replace("~1", "/").replace("~0", "~") for p in text.strip("/").split("/")]
+
+
+def describe(value: Any) -> str:
+    """A short description of a JSON value for messages: its type and, if small, itself."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({json.dumps(value)})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({json.dumps(shown)})"
+    if isinstance(value, list):
+        return f"an array of {len(value)}"
+    return "an object"

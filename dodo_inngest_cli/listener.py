@@ -557,10 +557,13 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         in_use = exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", None))
+        hint = "--port picks another port (0 lets the system choose)" \
+            if in_use or exc.errno == errno.EACCES else \
+            "--host takes an address of this machine: 127.0.0.1 (the default), or 0.0.0.0 " \
+            "for every interface"
         raise InputError(f"cannot listen on {host}:{port}: "
                          f"{'already in use' if in_use else exc.strerror or exc}",
-                         hint="--port picks another port (0 lets the system choose)") \
-            from None
+                         hint=hint) from None
     return sock
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -143,10 +144,16 @@ def payloads(items: Sequence[str | Path]) -> list[Webhook]:
     webhooks: list[Webhook] = []
     for item in items:
         path = Path(item)
-        if path.exists() or path.suffix == ".json" or len(path.parts) > 1:
+        if path.exists() or path.suffix == ".json" or len(path.parts) > 1 \
+                or str(item).endswith(("/", os.sep)):
             webhooks += [_read(p) for p in payload_files([path])]
-        else:
-            webhooks.append(library.read(library.find(str(item)).path))
+            continue
+        try:
+            sample = library.find(str(item))
+        except InputError as exc:
+            raise InputError(f"{item}: no such payload file or folder, nor a bundled sample "
+                             "name", hint=exc.hint) from None
+        webhooks.append(library.read(sample.path))
     return webhooks
 
 

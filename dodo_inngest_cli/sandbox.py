@@ -547,7 +547,9 @@ class _Script:
             raise InputError(f"{path}: no such transform file",
                              hint="check the path, or list transforms in the config") from None
         except IsADirectoryError:
-            raise InputError(f"{path}: is a folder, not a transform file") from None
+            raise InputError(f"{path}: is a folder, not a transform file",
+                             hint="name a .js file; 'dodo-inngest test FOLDER' tests every "
+                                  "transform and payload in a folder") from None
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text (byte {exc.start})",
                              hint="save the transform as UTF-8") from None

@@ -94,9 +94,11 @@ def read_webhook(path: Path) -> Webhook:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{path}: no such payload file") from None
+        raise InputError(f"{path}: no such payload file",
+                         hint="check the path (relative to the current folder)") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a payload file") from None
+        raise InputError(f"{path}: is a folder, not a payload file",
+                         hint="folders go where payloads do: -s FOLDER") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     return parse_webhook(data, source=str(path), name=path.stem)

@@ -170,7 +170,8 @@ def test_console_lines_of_a_failed_run_are_shown(cli: RunCli, in_tmp: Path) -> N
         "hint: point at the folder that holds them\n", id="empty-folder"),
     pytest.param(
         lambda d: None, ["-t", PAYMENT, "missing.json"],
-        "error: missing.json: no such payload file\n", id="missing-payload"),
+        "error: missing.json: no such payload file\n"
+        "hint: check the path (relative to the current folder)\n", id="missing-payload"),
     pytest.param(
         lambda d: None, ["-t", "missing.js", "-s", PAYMENT_SAMPLE],
         "error: missing.js: no such transform file\n"

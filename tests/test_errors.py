@@ -35,7 +35,9 @@ def no_traceback(result: object) -> None:
                  "error: t.js: not UTF-8 text (byte 30)\nhint: save the transform as UTF-8\n",
                  id="transform-not-utf8"),
     pytest.param(lambda d: (d / "t.js").mkdir(), ["run", "t.js", SAMPLE],
-                 "error: t.js: is a folder, not a transform file\n", id="transform-is-a-folder"),
+                 "error: t.js: is a folder, not a transform file\n"
+                 "hint: name a .js file; 'dodo-inngest test FOLDER' tests every transform and "
+                 "payload in a folder\n", id="transform-is-a-folder"),
     pytest.param(lambda d: (d / "p.json").write_text('"just a string"'),
                  ["run", PAYMENT, "p.json"],
                  "error: p.json: the payload is a string, not a Dodo webhook object\n"
@@ -56,7 +58,8 @@ def no_traceback(result: object) -> None:
                  "hint: dodo-inngest send --dev -t payment.js payment.succeeded\n",
                  id="send-without-transform"),
     pytest.param(lambda d: None, ["replay", "missing.jsonl", "-t", PAYMENT, "--dev"],
-                 "error: missing.jsonl: no such capture or payload file\n",
+                 "error: missing.jsonl: no such capture or payload file\n"
+                 "hint: dodo-inngest listen --capture FILE writes captures\n",
                  id="replay-missing-capture"),
     pytest.param(lambda d: None, ["replay", SAMPLE, "-t", PAYMENT, "--dev", "--since",
                                   "yesterday"],
@@ -81,8 +84,9 @@ def no_traceback(result: object) -> None:
                  id="verify-no-secret"),
     pytest.param(lambda d: (d / "out").write_text("x"),
                  ["samples", "export", "out/samples"],
-                 "error: out/samples: cannot write: Not a directory\n"
-                 "hint: check the folder is writable\n", id="export-unwritable"),
+                 "error: out/samples: cannot create this folder: a file is in the way\n"
+                 "hint: name a folder (or a new one), not a file or a path through one\n",
+                 id="export-through-a-file"),
     pytest.param(lambda d: None, ["tset"],
                  "error: No such command 'tset'. Did you mean 'test'?\n"
                  "hint: see 'dodo-inngest --help'\n",

@@ -198,6 +198,8 @@ def test_item08_identical_findings_are_one_block(cli: RunCli) -> None:
     out = cli("test", "-t", str(TRANSFORMS / "dodo-docs" / "payment.js"), code=1).stdout
     assert out.count("✗ passthrough") == 1
     assert "samples (" in out
+    # what differs per sample is named for what it is: here the event type
+    assert "the payload is the raw Dodo '<type>' body" in " ".join(out.split())
 
 
 def test_item08_quiet_and_only_failures(cli: RunCli, in_tmp: Path) -> None:
@@ -344,3 +346,63 @@ def test_item18_init_in_a_subfolder_says_where_github_reads_the_workflow(
     assert job["defaults"]["run"]["working-directory"] == "shop"
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload"))
     assert upload["with"]["path"] == "shop/dodo-inngest.xml"
+
+
+# -- a new user's mistakes, each one line with a hint (the README review) ---------------------
+
+
+@pytest.mark.parametrize(("setup", "args", "expected"), [
+    (lambda d: (d / "lib").mkdir(), ["test", "-t", "lib"],
+     "error: lib: is a folder, not a transform file\n"
+     "hint: name a .js file; 'dodo-inngest test FOLDER' tests every transform and payload in a "
+     "folder\n"),
+    (None, ["test", "-t", PAYMENT, "-s", "nope/"],
+     "error: nope: no such payload file\n"
+     "hint: check the path (relative to the current folder)\n"),
+    (None, ["test", "-t", PAYMENT, "-s", "payment.succeded"],
+     "error: payment.succeded: no such payload file or folder, nor a bundled sample name\n"
+     "hint: did you mean 'payment.succeeded'? 'dodo-inngest samples list' shows them all\n"),
+    (None, ["verify", "nope.jsonl"],  # the path is checked before the missing secret
+     "error: nope.jsonl: no such capture or payload file\n"
+     "hint: dodo-inngest listen --capture FILE writes captures\n"),
+    (lambda d: (d / "notes.txt").write_text("x"), ["replay", "notes.txt", "-t", PAYMENT,
+                                                   "--dry-run"],
+     "error: notes.txt: not a capture (.jsonl) or payload (.json) file\n"
+     "hint: captures end in .jsonl (one delivery a line), payload files in .json\n"),
+    (lambda d: (d / "empty.json").write_text(" \n"), ["run", PAYMENT, "empty.json"],
+     "error: empty.json: empty: there is no JSON in it\n"
+     "hint: a webhook body is one JSON object\n"),
+    (lambda d: (d / "afile").write_text("x"), ["samples", "export", "afile"],
+     "error: afile: cannot create this folder: a file is in the way\n"
+     "hint: name a folder (or a new one), not a file or a path through one\n"),
+    (None, ["listen", "--host", "999.1.1.1", "--port", "0"],
+     "error: cannot listen on 999.1.1.1:0: "),
+], ids=["transform-folder", "missing-folder", "sample-typo", "verify-missing", "not-a-capture",
+        "empty-payload", "export-onto-a-file", "listen-bad-host"])
+def test_a_new_users_mistakes_get_one_line_and_a_hint(
+        cli: RunCli, in_tmp: Path, setup: object, args: list[str], expected: str) -> None:
+    if callable(setup):
+        setup(in_tmp)
+    stderr = cli(*args, code=2).stderr
+    assert stderr.startswith(expected), stderr
+    if args[0] == "listen":
+        assert stderr.endswith("hint: --host takes an address of this machine: 127.0.0.1 (the "
+                               "default), or 0.0.0.0 for every interface\n")
+
+
+def test_a_type_that_is_not_a_string_is_named_as_such(cli: RunCli, in_tmp: Path) -> None:
+    write_json(in_tmp / "t.json", {"type": 5, "data": {}})
+    stderr = cli("run", PAYMENT, "t.json").stderr
+    assert "the payload's event type is a number (5), not a string;" in " ".join(stderr.split())
+
+
+def test_coverage_says_why_a_transform_errors(cli: RunCli, in_tmp: Path) -> None:
+    (in_tmp / "syn.js").write_text("function handler(w) {\n  return w\n  ]; }\n")
+    out = cli("coverage", "-t", "syn.js", "--event", "payment.s*", code=0).stdout
+    assert "syn × payment.succeeded: js-syntax: syn.js:3:3: SyntaxError: unexpected token in " \
+           "expression: ']'" in " ".join(out.split())
+    document = json.loads(cli("coverage", "-t", "syn.js", "--event", "payment.succeeded",
+                              "--format", "json", code=0).stdout)
+    [cell] = document["types"][0]["transforms"]
+    assert cell["reason"] == "js-syntax: syn.js:3:3: SyntaxError: unexpected token in " \
+                             "expression: ']'"

@@ -60,10 +60,25 @@ def print_coverage(output: Output, found: CoverageMap, *, fields: bool) -> None:
         if listed:
             console.print()
             console.print(text(f"{label} ({len(listed)}): {', '.join(listed)}", style=style))
+    print_errors(console, found, names)
     if fields:
         print_fields(console, found, names)
     console.print()
     console.print(coverage_line(found), soft_wrap=True)
+
+
+def print_errors(console: Console, found: CoverageMap, names: Sequence[str]) -> None:
+    """Why each error cell is one, once per transform and reason, naming its types."""
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for row in found.rows:
+        for name, cell in zip(names, row.cells, strict=True):
+            if cell.reason:
+                by_reason.setdefault((name, cell.reason), []).append(row.event_type)
+    for (name, reason), types in by_reason.items():
+        console.print()
+        head = text(f"{name} × {', '.join(types)}: ", style="bold")
+        head.append_text(text(reason, style="red"))
+        console.print(head)
 
 
 def coverage_line(found: CoverageMap) -> Text:

@@ -436,11 +436,13 @@ def verify(
     \b
       DODO_PAYMENTS_WEBHOOK_KEY=whsec_… dodo-inngest verify deliveries.jsonl
     """
-    from ..capture import load_secret, verify_all
+    from ..capture import check_capture_path, load_secret, verify_all
     from ..errors import InputError, in_range
     from .output import Output
     from .views import print_verify
 
+    for path in captures:  # a wrong path first: it is what the user typed last
+        check_capture_path(path)
     if not secret:
         raise InputError("verify needs the webhook secret",
                          hint="set DODO_PAYMENTS_WEBHOOK_KEY=whsec_… (or --secret)")

@@ -190,8 +190,8 @@ def _generic(item: Finding, result: Result) -> Finding:
     for name in sorted({result.source, result.sample, result.event_type}, key=len,
                        reverse=True):
         if name:
-            message = message.replace(name, "<sample>" if name in (result.source,
-                                                                   result.sample) else "<type>")
+            message = message.replace(name, "<type>" if name == result.event_type
+                                      else "<sample>")
     return dataclasses.replace(item, message=message)
 
 
