@@ -50,11 +50,13 @@ class ConfigError(DodoInngestError):
 
 
 def in_range(option: str, value: float, low: float, high: float | None = None,
-             unit: str = "") -> None:
+             unit: str = "", *, hint: str | None = None) -> None:
     """Refuse a number outside [low, high] (or below low) as an InputError naming the option
-    and the allowed range."""
-    if low <= value and (high is None or value <= high):  # NaN fails both tests
+    and the allowed range; NaN, and anything not a number, is out of range too."""
+    if not isinstance(value, bool) and isinstance(value, (int, float)) \
+            and low <= value and (high is None or value <= high):
         return
     shown = f"{value:g}" if isinstance(value, float) else str(value)
-    allowed = f"{low:g}–{high:g}" if high is not None else f"at least {low:g}"
-    raise InputError(f"{option} {shown}: out of range ({allowed}{' ' + unit if unit else ''})")
+    allowed = f"{low:,g}–{high:,g}" if high is not None else f"at least {low:,g}"
+    raise InputError(f"{option} {shown}: out of range ({allowed}{' ' + unit if unit else ''})",
+                     hint=hint)

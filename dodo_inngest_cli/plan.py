@@ -97,6 +97,7 @@ def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
     transform_paths = [*found_t, *transforms]
     webhooks = [_read(path) for path in found_p] + payloads([*map(str, named), *samples])
     filters = event_filters(config)
+    options = transform_options(config, choices)  # a bad limit or env first: it is the cause
     if not transform_paths:
         transform_paths = [config.path(entry.file) for entry in config.settings.transforms]
     if not transform_paths:
@@ -110,7 +111,6 @@ def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
         if not webhooks:
             raise InputError(f"no payload matches --event {' '.join(events)}",
                              hint="event types look like payment.succeeded; try 'payment.*'")
-    options = transform_options(config, choices)
     plan = [Planned(Transform.from_file(shown(path), **options), filters.get(path.resolve()))
             for path in transform_paths]
     return plan, unique_names(webhooks)

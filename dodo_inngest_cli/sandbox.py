@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import quickjs
 
-from .errors import InputError
+from .errors import InputError, in_range
 from .models import ConsoleLine, OutgoingRequest, TransformResult, TransformStatus, Webhook
 from .rules import Finding, finding
 from .textsafe import printable
@@ -475,9 +475,10 @@ class Limits:
     names: LimitNames = dataclasses.field(default=LimitNames(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _in_range(self.names.time, self.time_ms, TIME_LIMIT_MS, "ms")
-        _in_range(self.names.memory, self.memory_mib, MEMORY_LIMIT_MIB, "MiB")
-        _in_range(self.names.stack, self.stack_kib, STACK_LIMIT_KIB, "KiB")
+        hint = "the sandbox limits are always on; pick a value in the range"
+        in_range(self.names.time, self.time_ms, *TIME_LIMIT_MS, "ms", hint=hint)
+        in_range(self.names.memory, self.memory_mib, *MEMORY_LIMIT_MIB, "MiB", hint=hint)
+        in_range(self.names.stack, self.stack_kib, *STACK_LIMIT_KIB, "KiB", hint=hint)
 
     @property
     def memory_bytes(self) -> int:
@@ -488,16 +489,6 @@ class Limits:
     def stack_bytes(self) -> int:
         """The stack limit in bytes, as QuickJS takes it."""
         return int(self.stack_kib * 1024)
-
-
-def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str) -> None:
-    """Raise InputError unless low <= value <= high (NaN is out of range too)."""
-    low, high = bounds
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not low <= value <= high:
-        shown = f"{value:g}" if isinstance(value, float) else str(value)
-        raise InputError(f"{name} {shown}: out of range ({low:,g}–{high:,g} {unit})",
-                         hint="the sandbox limits are always on; pick a value in the range")
 
 
 class _Timeout(Exception):

@@ -94,7 +94,7 @@ EDIT_INSTALL_STEP = """\
 WORKFLOW_PATH = ".github/workflows/dodo-inngest.yml"
 
 NEXT_STEPS = (
-    "dodo-inngest test                      # every transform × every Dodo event type",
+    "dodo-inngest test                      # each transform × the event types it handles",
     "dodo-inngest test --update-snapshots   # record the expected requests",
     "dodo-inngest send --dev -t transforms/payment.js payment.succeeded   # to the Dev Server",
 )

@@ -92,7 +92,7 @@ def no_traceback(result: object) -> None:
                  "hint: see 'dodo-inngest --help'\n",
                  id="unknown-command"),
     pytest.param(lambda d: None, ["send", "--dev", "-t", PAYMENT, SAMPLE, "--batch", "0"],
-                 "error: --batch 0: out of range (1–5000)\n", id="bad-batch"),
+                 "error: --batch 0: out of range (1–5,000)\n", id="bad-batch"),
     pytest.param(lambda d: None, ["fuzz", PAYMENT, "--event", "nothing.*"],
                  None, id="fuzz-nothing-to-fuzz"),
 ])

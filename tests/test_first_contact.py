@@ -208,6 +208,8 @@ def test_item08_quiet_and_only_failures(cli: RunCli, in_tmp: Path) -> None:
         "\n  else w.cancel = true;\n  return w;\n}\n")
     quiet = cli("test", "-t", "t.js", "--quiet", code=1).stdout
     assert quiet.count("\n") == 1 and quiet.startswith("0 passed, 2 failed, 0 errors, 54 cancelled")
+    nothing_failed = cli("test", "-t", "t.js", "--only-failures", "--event", "refund.*").stdout
+    assert nothing_failed.startswith("0 passed, 0 failed, 0 errors, 2 cancelled")  # no blank
     failures = cli("test", "-t", "t.js", "--only-failures", "--event", "payment.*",
                    code=1).stdout
     assert not re.search(r"^payment\.succeeded ", failures, re.M)
@@ -377,13 +379,16 @@ def test_item18_init_in_a_subfolder_says_where_github_reads_the_workflow(
      "hint: name a folder (or a new one), not a file or a path through one\n"),
     (None, ["listen", "--host", "999.1.1.1", "--port", "0"],
      "error: cannot listen on 999.1.1.1:0: "),
+    (lambda d: (d / "dodo-inngest.toml").write_text("time-limit = 0\n"), ["test"],
+     "error: dodo-inngest.toml: time-limit 0: out of range (1–60,000 ms)\n"
+     "hint: the sandbox limits are always on; pick a value in the range\n"),
 ], ids=["transform-folder", "missing-folder", "sample-typo", "verify-missing", "not-a-capture",
-        "empty-payload", "export-onto-a-file", "listen-bad-host"])
+        "empty-payload", "export-onto-a-file", "listen-bad-host", "config-limit-before-plan"])
 def test_a_new_users_mistakes_get_one_line_and_a_hint(
         cli: RunCli, in_tmp: Path, setup: object, args: list[str], expected: str) -> None:
     if callable(setup):
         setup(in_tmp)
-    stderr = cli(*args, code=2).stderr
+    stderr = cli(*args, code=2).stderr.replace(f"{in_tmp}{os.sep}", "")
     assert stderr.startswith(expected), stderr
     if args[0] == "listen":
         assert stderr.endswith("hint: --host takes an address of this machine: 127.0.0.1 (the "

@@ -15,7 +15,7 @@ def test_init_writes_a_project_and_prints_the_next_commands(cli: RunCli, in_tmp:
     result = cli("init", "shop", code=0)
     assert result.stdout.splitlines() == [f"wrote shop/{name}" for name in FILES] + [
         "", "Next:", "  cd shop",
-        "  dodo-inngest test                      # every transform × every Dodo event type",
+        "  dodo-inngest test                      # each transform × the event types it handles",
         "  dodo-inngest test --update-snapshots   # record the expected requests",
         "  dodo-inngest send --dev -t transforms/payment.js payment.succeeded   # to the Dev "
         "Server"]

@@ -95,4 +95,5 @@ def coverage(
 
 def register(app: typer.Typer) -> None:
     """Add the coverage command to the app."""
-    app.command(cls=Command)(coverage)
+    app.command(cls=Command, short_help="Map every Dodo event type × every transform.")(
+        coverage)

@@ -58,7 +58,8 @@ def print_suite(console: Console, report: SuiteReport, *, show_output: bool,
                 console.print()
             results_table(console, transform, [r for r in shown if r.transform == transform])
         print_details(console, shown, show_output=show_output)
-        console.print()
+        if shown:
+            console.print()
     console.print(summary_line(report.summary, report.seconds), soft_wrap=True)
 
 
