@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cancel import NEVER, Cancel
 from .inngest import check_payload
+from .locate import with_lines
 from .models import Result, Status, TransformStatus, Webhook, matches
 from .rules import Finding, Severity, fails, finding
 from .sandbox import Transform
@@ -114,7 +115,7 @@ def evaluate(transform: Transform, webhook: Webhook, checks: Checks,
                            if expect.snapshot_functions and runs is not None else None)
         found, changes = expect.snapshots.check(transform.path, webhook.name, current)
         findings += found
-    findings = [f for f in findings if f.code not in checks.ignore]
+    findings = with_lines([f for f in findings if f.code not in checks.ignore], transform.code)
     return Result(
         transform=transform.path, sample=webhook.name, source=webhook.source,
         event_type=webhook.event_type, status=_status(outcome.status, findings, checks),

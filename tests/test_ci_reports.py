@@ -36,10 +36,10 @@ def test_short_format_is_one_line_per_error_and_warning(cli: RunCli, in_tmp: Pat
     assert result.stdout.splitlines() == [
         "t.js:2:1: error js-exception: t.js:2:10: TypeError: cannot read property 'y' of "
         "undefined [payment.succeeded]",
-        f"{DOCS_PAYMENT}:1:1: error ts-in-seconds: {TS_IN_SECONDS} [payment.succeeded]",
+        f"{DOCS_PAYMENT}:19:1: error ts-in-seconds: {TS_IN_SECONDS} [payment.succeeded]",
         f"{DOCS_PAYMENT}:1:1: warning id-missing: the event has no id: retries and replays run "
         "your functions again [payment.succeeded]",
-        f"{DOCS_PAYMENT}:1:1: warning user-deprecated: the user field is deprecated "
+        f"{DOCS_PAYMENT}:16:1: warning user-deprecated: the user field is deprecated "
         "[payment.succeeded]",
     ]
     assert result.stderr == ""
@@ -62,7 +62,7 @@ def test_short_report_to_a_file_keeps_the_summary_on_the_terminal(cli: RunCli,
     result = cli("test", "-t", DOCS_PAYMENT, "-s", SUCCEEDED, "--format", "short", "-o",
                  "problems.txt", code=1)
     assert Path("problems.txt").read_text().splitlines()[0] == (
-        f"{DOCS_PAYMENT}:1:1: error ts-in-seconds: {TS_IN_SECONDS} [payment.succeeded]")
+        f"{DOCS_PAYMENT}:19:1: error ts-in-seconds: {TS_IN_SECONDS} [payment.succeeded]")
     assert re.sub(r"\d+\.\d+ s", "N s", result.stdout) == (
         "0 passed, 1 failed, 0 errors, 0 cancelled, 0 skipped, 2 warnings in N s; report "
         "written to problems.txt\n")
@@ -188,7 +188,7 @@ def test_test_appends_the_job_summary_with_secrets_masked(cli: RunCli, in_tmp: P
         "https://inn.gs/e/supersecretkey1234", "--format", "json", code=1)
     text = summary.read_text()
     assert text.startswith("earlier step\n### dodo-inngest test: ❌ 1 failed, 0 errors of 1\n")
-    assert "| t.js | payment.succeeded | `ts-in-seconds` | error | ts 1773480413 is in" in text
+    assert "| t.js:3 | payment.succeeded | `ts-in-seconds` | error | ts 1773480413 is in" in text
     assert '"url": "https://inn.gs/e/****1234"' in text
     assert "supersecretkey" not in text
 
@@ -210,9 +210,9 @@ def test_on_github_actions_a_report_file_leaves_stdout_to_annotations(
     lines = result.stdout.splitlines()
     assert lines[0].endswith("; report written to report.xml")
     assert [line.split(" ", 2)[:2] for line in lines[1:]] == [
-        ["::error", f"file={DOCS_PAYMENT},title=ts-in-seconds"],
+        ["::error", f"file={DOCS_PAYMENT},line=19,title=ts-in-seconds"],
         ["::warning", f"file={DOCS_PAYMENT},title=id-missing"],
-        ["::warning", f"file={DOCS_PAYMENT},title=user-deprecated"]]
+        ["::warning", f"file={DOCS_PAYMENT},line=16,title=user-deprecated"]]
     stdout_json = cli("test", "-t", DOCS_PAYMENT, "-s", SUCCEEDED, "--format", "json",
                       code=1).stdout
     assert json.loads(stdout_json)["ok"] is False  # data on stdout stays data

@@ -326,7 +326,7 @@ def test_github_actions_env_adds_annotations_to_text(cli: RunCli, in_tmp: Path,
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     result = cli("test", "-t", DOCS_PAYMENT, "-s", SUCCEEDED, code=1)
     annotations = [line for line in result.stdout.splitlines() if line.startswith("::")]
-    assert annotations[0].startswith(f"::error file={DOCS_PAYMENT},title=ts-in-seconds "
+    assert annotations[0].startswith(f"::error file={DOCS_PAYMENT},line=19,title=ts-in-seconds "
                                      "(payment.succeeded)::ts 1773480413 is in seconds")
     assert [line.split(" ", 1)[0] for line in annotations] == ["::error", "::warning",
                                                               "::warning"]
