@@ -16,3 +16,10 @@ def step_summary(environ: Mapping[str, str] | None = None) -> Path | None:
     """The file GitHub Actions shows as the job summary (GITHUB_STEP_SUMMARY), when set."""
     value = (os.environ if environ is None else environ).get("GITHUB_STEP_SUMMARY", "")
     return Path(value) if value else None
+
+
+def workspace(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The repository's checkout on a GitHub Actions runner (GITHUB_WORKSPACE), when set:
+    annotations name files from there."""
+    value = (os.environ if environ is None else environ).get("GITHUB_WORKSPACE", "")
+    return Path(value) if value else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .functions import FunctionRun, FunctionStatus
@@ -165,23 +166,33 @@ def _finding_text(item: Finding) -> str:
     return text + (f"\n  hint: {item.hint}" if item.hint else "")
 
 
-def github_annotations(results: Sequence[Result]) -> str:
+def github_annotations(results: Sequence[Result], *, root: Path | None = None) -> str:
     """GitHub Actions workflow commands: an ::error or ::warning per finding, at the transform
     file (and line, when the finding has one), or at the file the finding names (a function's
-    own line)."""
+    own line). GitHub places a file relative to the repository's root: with root (the
+    workspace), a file inside it is named from there, whatever folder the run was in."""
     lines = []
     for result in results:
         for item in result.findings:
             if item.severity.value == "info":
                 continue
             level = "error" if item.severity.value == "error" else "warning"
-            props = f"file={_gh_property(item.file or result.transform)}"
+            props = f"file={_gh_property(_from_root(item.file or result.transform, root))}"
             if item.line:
                 props += f",line={item.line}"
             props += f",title={_gh_property(f'{item.code} ({result.sample})')}"
             message = item.message + (f" Hint: {item.hint}" if item.hint else "")
             lines.append(f"::{level} {props}::{_gh_data(message)}")
     return "".join(line + "\n" for line in lines)
+
+
+def _from_root(file: str, root: Path | None) -> str:
+    if root is None:
+        return file
+    try:
+        return Path(file).resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return file
 
 
 def _gh_data(text: str) -> str:

@@ -31,7 +31,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> RunCli:
     monkeypatch.setenv("DODO_INNGEST_DEBUG", "raise")
     for name in ("FORCE_COLOR", "INNGEST_EVENT_KEY", "INNGEST_DEV", "INNGEST_BASE_URL",
                  "INNGEST_EVENT_API_BASE_URL", "INNGEST_ENV", "DODO_PAYMENTS_WEBHOOK_KEY",
-                 "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+                 "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE"):
         monkeypatch.delenv(name, raising=False)
     runner = CliRunner()
 

@@ -234,3 +234,17 @@ def test_readme_gitlab_job_keeps_the_junit_report_it_writes(cli: RunCli, in_tmp:
     failure = case.find("failure")
     assert failure is not None and failure.get("message") == "payment.succeeded: ts-in-seconds"
     assert "\nerror ts-in-seconds /ts: ts 1773480413 is in seconds" in (failure.text or "")
+
+
+def test_annotations_name_files_from_the_repository_root(cli: RunCli, in_tmp: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # GitHub places `file=` from the checkout's root, whichever folder the step runs in.
+    (in_tmp / "billing").mkdir()
+    (in_tmp / "billing" / "t.js").write_text(THROWS)
+    monkeypatch.chdir(in_tmp / "billing")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(in_tmp))
+    result = cli("test", "-t", "t.js", "-s", SUCCEEDED, "--format", "github", code=1)
+    assert result.stdout.startswith("::error file=billing/t.js,line=2,title=js-exception ")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(in_tmp / "elsewhere"))  # outside it: as given
+    result = cli("test", "-t", "t.js", "-s", SUCCEEDED, "--format", "github", code=1)
+    assert result.stdout.startswith("::error file=t.js,line=2,title=js-exception ")

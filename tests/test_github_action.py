@@ -144,7 +144,8 @@ def test_the_action_fails_a_broken_transform_and_passes_the_fixed_one(
     assert re.sub(r"\d+\.\d+ s", "N s", lines[0]) == (
         "1 passed, 1 failed, 0 errors, 0 cancelled, 0 skipped, 0 warnings in N s; report "
         "written to dodo-inngest.xml")
-    assert lines[1].startswith("::error file=transforms/payment.js,title=ts-in-seconds "
+    assert lines[1].startswith("::error file=billing/transforms/payment.js,line=15,"
+                               "title=ts-in-seconds "
                                "(payment.failed)::ts 1773480667 is in seconds")
     assert len(lines) == 2
     assert broken.outputs == "junit-path=billing/dodo-inngest.xml\nexit-code=1\n"

@@ -132,7 +132,7 @@ def test(
       dodo-inngest test -t payment.js -s payment.succeeded --functions app:client
       dodo-inngest test --format short
     """
-    from ..ci import github_actions
+    from ..ci import github_actions, workspace
     from ..config import load_config
     from ..errors import in_range
     from ..report import github_annotations, junit_xml, short_lines
@@ -192,7 +192,7 @@ def test(
         if report.coverage is not None:
             report_unhandled(output_, report.coverage, fail_on_unhandled=fail_on_unhandled)
         if github_actions():
-            output_.data(github_annotations(report.results))
+            output_.data(github_annotations(report.results, root=workspace()))
         _append_job_summary(output_, report)
         return report.exit_code
     from .. import jsonio
@@ -204,7 +204,7 @@ def test(
     elif output_format is ReportFormat.short:
         data = short_lines(report.results)
     else:
-        data = github_annotations(report.results)
+        data = github_annotations(report.results, root=workspace())
     if report.coverage is not None:
         report_unhandled(output_, report.coverage, fail_on_unhandled=fail_on_unhandled)
     if output is not None:
@@ -214,7 +214,7 @@ def test(
         line.append(f"; report written to {output}")
         output_.out.print(line, soft_wrap=True)
         if github_actions():
-            output_.data(github_annotations(report.results))
+            output_.data(github_annotations(report.results, root=workspace()))
     elif output_format is ReportFormat.json:
         output_.json_text(data)
     else:
