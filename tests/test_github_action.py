@@ -153,7 +153,7 @@ def test_the_action_fails_a_broken_transform_and_passes_the_fixed_one(
     assert (junit.get("tests"), junit.get("failures")) == ("2", "1")  # refund left out
     assert broken.summary.startswith("### dodo-inngest test: ❌ 1 failed, 0 errors of 2\n")
     assert ("| Transform | Sample | Rule | Severity | Message |\n|---|---|---|---|---|\n"
-            "| transforms/payment.js | payment.failed | `ts-in-seconds` | error | ts 1773480667 "
+            "| transforms/payment.js:15 | payment.failed | `ts-in-seconds` | error | ts 1773480667 "
             "is in seconds") in broken.summary
     assert "**transforms/payment.js × payment.failed** (failed)" in broken.summary
 
