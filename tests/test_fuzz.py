@@ -324,3 +324,21 @@ def test_test_fuzz_joins_the_reports(cli: RunCli, in_tmp: Path) -> None:
     text = cli(*args, code=1).stdout
     assert "Fuzz (seed 0)" in text
     assert "smallest failing change to the bundled sample:" in text
+
+
+def test_types_that_fail_on_their_bundled_sample_are_one_line(cli: RunCli, in_tmp: Path) -> None:
+    # A transform that throws on every type but one: nothing to reduce for the others, so they
+    # are named together instead of a block each.
+    Path("t.js").write_text(
+        "function handler(w) {\n  if (!w.eventType.startsWith('refund.')) throw new "
+        "Error('unhandled ' + w.eventType);\n  w.payload = {name: 'dodo/r', id: 'i', data: {}, "
+        "ts: 1773480413000};\n  return w;\n}\n")
+    out = cli("fuzz", "t.js", "-n", "3", code=1).stdout
+    blocks = out.split("\n\n")
+    grouped = [b for b in blocks if "on the bundled sample itself" in b]
+    assert len(grouped) == 1
+    line = " ".join(grouped[0].split())
+    assert line.startswith("t.js: js-exception on the bundled sample itself, for 46 event types "
+                           "(dodo-inngest test -t t.js shows each): abandoned_checkout.detected, ")
+    assert "refund." not in line and line.endswith("subscription.updated")
+    assert "× payment.failed" not in out  # no block per type

@@ -366,20 +366,37 @@ def print_fuzz(console: Console, reports: Sequence[Any], *, seed: int) -> None:
     print_rows(console, [Column("Transform"), Column("Event type"),
                          Column("Tried", justify="right"), Column("Failures", prose=True)],
                rows, title=f"Fuzz (seed {seed})")
+    already: dict[tuple[str, str], list[Any]] = {}  # (transform, code) → its reports
     for report in reports:
         for reproducer in report.reproducers:
+            if not reproducer.changes:  # nothing to reduce: one line for all such types
+                already.setdefault((report.transform, reproducer.code), []).append(
+                    (report, reproducer))
+                continue
             console.print()
             head = text(f"{report.transform} × {report.event_type}: ", style="bold")
             head.append_text(text(reproducer.code, style="red"))
             head.append_text(text(f"  {reproducer.message}"))
             console.print(head, soft_wrap=True)
-            if reproducer.changes:
-                console.print(text("  smallest failing change to the bundled sample:"),
+            console.print(text("  smallest failing change to the bundled sample:"),
+                          soft_wrap=True)
+            for line in change_lines(reproducer.changes):
+                console.print(line, soft_wrap=True)
+            if reproducer.saved is not None:
+                console.print(text(f"  saved: {reproducer.saved}", style="cyan"),
                               soft_wrap=True)
-                for line in change_lines(reproducer.changes):
-                    console.print(line, soft_wrap=True)
-            else:
-                console.print(text("  the bundled sample itself fails"), soft_wrap=True)
+    for (transform, code), found in already.items():
+        console.print()
+        kinds = "event type" if len(found) == 1 else "event types"
+        head = text(f"{transform}: ", style="bold")
+        head.append_text(text(code, style="red"))
+        head.append_text(text(f" on the bundled sample itself, for {len(found)} {kinds} "
+                              f"(dodo-inngest test -t {transform} shows each): "
+                              + ", ".join(report.event_type for report, _ in found)))
+        console.print(head)  # prose with names: wrapped between them, never cut
+        if len(found) == 1:
+            console.print(text(f"  {found[0][1].message}"), soft_wrap=True)
+        for _, reproducer in found:
             if reproducer.saved is not None:
                 console.print(text(f"  saved: {reproducer.saved}", style="cyan"),
                               soft_wrap=True)
