@@ -148,6 +148,9 @@ def test_show_output_prints_each_request_with_the_key_masked(cli: RunCli) -> Non
     assert '"url": "https://inn.gs/e/****mnop"' in result.stdout
     assert "abcdefghijkl" not in result.stdout
     assert '"ts": 1773480413589' in result.stdout
+    # printed as the indented JSON it is, a line per member, not one escaped line
+    assert '\n{\n  "method": "POST",\n  "url": "https://inn.gs/e/****mnop",\n' in result.stdout
+    assert "\\n" not in result.stdout
 
 
 def test_console_lines_of_a_failed_run_are_shown(cli: RunCli, in_tmp: Path) -> None:

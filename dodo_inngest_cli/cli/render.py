@@ -216,10 +216,12 @@ def print_run(output: Output, result: Result, *, request: bool) -> None:
 
 
 def json_text(value: str) -> Text:
-    """JSON shown to people: highlighted, and printed with soft_wrap so nothing is cut."""
+    """JSON shown to people: highlighted, each of its lines escaped as text() escapes a value
+    (JSON holds no raw line break inside a string, so its own line breaks are kept), and
+    printed with soft_wrap so nothing is cut."""
     from rich.highlighter import JSONHighlighter
 
-    return JSONHighlighter()(text(value))
+    return JSONHighlighter()(Text("\n").join(text(line) for line in value.split("\n")))
 
 
 def print_findings(console: Console, findings: Sequence[Finding]) -> None:
