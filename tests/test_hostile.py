@@ -509,6 +509,22 @@ def test_data_cannot_start_a_line_a_ci_runner_reads_as_a_command(cli: RunCli,
     assert "x\\n::error file=README.md,line=1::pwned" in out
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="file names cannot hold line breaks")
+def test_a_file_name_cannot_start_a_line_or_skew_a_table(cli: RunCli, in_tmp: Path) -> None:
+    name = "x\n::error::pwned.js"  # the table's title, and a coverage column's header
+    (in_tmp / name).write_text("function handler(w) { w.cancel = true; return w; }")
+    out = cli("test", "-t", name, "-s", SAMPLE, code=0).stdout
+    assert not any(line.startswith("::") for line in out.splitlines())
+    assert out.startswith("x\\n::error::pwned.js\n")
+    red = "e\x1b[31mred.js"
+    (in_tmp / red).write_text("function handler(w) { w.cancel = true; return w; }")
+    out = cli("coverage", "-t", red, "--event", "payment.succeeded").stdout
+    header, rule = out.splitlines()[1:3]
+    assert header.startswith("Event type        ┃ e\\x1b[31mred ┃")
+    assert [i for i, c in enumerate(header) if c == "┃"] == \
+        [i for i, c in enumerate(rule) if c == "╇"]  # measured as printed
+
+
 def test_junit_escapes_bidirectional_overrides(cli: RunCli, in_tmp: Path) -> None:
     (in_tmp / "t.js").write_text("function handler(w) { throw new Error('a\\u202eb'); }")
     junit = cli("test", "-t", "t.js", "-s", SAMPLE, "--format", "junit", code=1).stdout

@@ -11,6 +11,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .output import text
+
 PROSE_MIN = 16
 """The narrowest a prose column may become before the stacked layout is used instead."""
 GAP = 3
@@ -27,6 +29,11 @@ class Column:
     optional: bool = False
     """Decoration (a duration, a count): dropped before the layout changes."""
 
+    def __post_init__(self) -> None:
+        # A header can come from outside (a transform's file name): escaped as any value is,
+        # before it is measured.
+        object.__setattr__(self, "header", text(self.header).plain)
+
 
 def fits(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Text]]) -> bool:
     """Whether a table of these rows fits the console with no identifier cut."""
@@ -41,30 +48,29 @@ def fits(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Te
     return width + GAP * (len(columns) - 1) <= console.width
 
 
-def table(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,
-          title: str = "") -> RenderableType:
+def table(console: Console, columns: Sequence[Column],
+          rows: Sequence[Sequence[Text]]) -> RenderableType:
     """A table of rows if it fits the console (without its optional columns if need be), else
     the same rows stacked."""
     if not fits(console, columns, rows):
         kept = [i for i, c in enumerate(columns) if not c.optional]
         if len(kept) < len(columns):
             return table(console, [columns[i] for i in kept],
-                         [[row[i] for i in kept] for row in rows], title=title)
-        return stacked(columns, rows, title=title)
+                         [[row[i] for i in kept] for row in rows])
+        return stacked(columns, rows)
     grid = Table(show_edge=False, header_style="bold", pad_edge=False, expand=False)
     for column in columns:
-        grid.add_column(column.header, justify=column.justify,  # type: ignore[arg-type]
+        grid.add_column(Text(column.header), justify=column.justify,  # type: ignore[arg-type]
                         no_wrap=not column.prose, overflow="fold")
     for row in rows:
         grid.add_row(*row)
-    return Group(Text(title, style="bold"), grid) if title else grid
+    return grid
 
 
-def stacked(columns: Sequence[Column], rows: Sequence[Sequence[Text]], *,
-            title: str = "") -> RenderableType:
+def stacked(columns: Sequence[Column], rows: Sequence[Sequence[Text]]) -> RenderableType:
     """Each row as a block: its first cell, then `Header: value` for the others."""
     label = max(len(c.header) for c in columns[1:]) if len(columns) > 1 else 0
-    lines: list[Text] = [Text(title, style="bold")] if title else []
+    lines: list[Text] = []
     for row in rows:
         lines.append(row[0].copy())
         for column, cell in zip(columns[1:], row[1:], strict=True):
@@ -79,6 +85,6 @@ def print_rows(console: Console, columns: Sequence[Column], rows: Sequence[Seque
                title: str = "") -> None:
     """Print rows as a table or stacked; stacked lines are never wrapped by Rich."""
     if title:  # a title is an identifier too (a transform's path): never wrapped by the table
-        console.print(Text(title, style="bold"), soft_wrap=True)
+        console.print(text(title, style="bold"), soft_wrap=True)
     rendered = table(console, columns, rows)
     console.print(rendered, soft_wrap=not isinstance(rendered, Table))
