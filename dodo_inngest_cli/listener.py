@@ -41,7 +41,7 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import BadRequest
 
 from .cancel import Cancel
@@ -274,8 +274,6 @@ class Listener:
         status, document = self._route(environ)
         body = json.dumps(document).encode()
         headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
-        if self._stopping:
-            headers.append(("connection", "close"))
         if status == 405:
             headers.append(("allow", "GET, POST"))
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
@@ -428,6 +426,17 @@ class _CutShort(BadRequest):
         self.length = length
 
 
+class _Task(WSGITask):
+    """waitress's task for a request the application answers; while the listener stops, the
+    connection is closed after the answer (waitress refuses a Connection header from the
+    application itself: it is hop-by-hop)."""
+
+    def build_response_header(self) -> bytes:
+        if cast(_Server, self.channel.server).listener._stopping:
+            self.set_close_on_finish()
+        return super().build_response_header()
+
+
 class _ErrorTask(ErrorTask):
     """waitress's answer to a request refused before the application (too large, cut short,
     malformed): reported to the listener, answered in JSON, the connection closed."""
@@ -459,6 +468,7 @@ class _Channel(HTTPChannel):
     """waitress's connection, except at the end of the client's input: a body cut short is
     answered 400 (not dropped in silence), and a request already in is still answered."""
 
+    task_class = _Task
     error_task_class = _ErrorTask
     request_began = 0.0
     """When the first byte of the request still coming in arrived (time.time())."""

@@ -126,6 +126,26 @@ def test_stop_returns_at_once_with_an_idle_keep_alive_and_a_half_sent_request(
     assert half.recv(4096) == b""
 
 
+def test_a_delivery_answered_while_stopping_gets_its_200_and_the_connection_closes(
+        serve: Serve, tmp_path: Path) -> None:
+    class SlowDisk(CaptureWriter):
+        def append(self, delivery: Delivery) -> None:
+            time.sleep(1.0)
+            super().append(delivery)
+
+    listener, received = serve(capture=SlowDisk(tmp_path / "capture.jsonl"))
+    body = body_for(1).encode()
+    sock = connect(listener)
+    sock.sendall(post_head(len(body), "webhook-id: msg_slow\r\n") + body)
+    time.sleep(0.3)  # in the capture's write when stop() begins
+    listener.stop()
+    answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nConnection: close\r\n" in answer
+    assert [(r.status, r.delivery) for r in received] == [(200, "msg_slow")]
+    assert captured(tmp_path) == ["msg_slow"]
+
+
 def test_a_client_that_sends_headers_then_stalls_is_dropped_after_the_idle_timeout(
         serve: Serve, tmp_path: Path) -> None:
     listener, received = serve(idle_timeout_s=1.0)
