@@ -411,3 +411,22 @@ def test_coverage_says_why_a_transform_errors(cli: RunCli, in_tmp: Path) -> None
     [cell] = document["types"][0]["transforms"]
     assert cell["reason"] == "js-syntax: syn.js:3:3: SyntaxError: unexpected token in " \
                              "expression: ']'"
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["-t", PAYMENT, "--format", "json"], 0),
+    (["-t", str(TRANSFORMS / "dodo-docs" / "payment.js"), "-s", "payment.succeeded"], 1),
+], ids=["passing", "failing"])
+def test_a_reader_that_goes_away_does_not_change_the_verdict(args: list[str], code: int) -> None:
+    # `dodo-inngest test | head -1`: the rest of the output goes nowhere, quietly; the exit code
+    # is still the run's own.
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "dodo_inngest_cli", "test", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "NO_COLOR": "1"})
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    assert process.wait(timeout=120) == code
+    assert process.stderr.read() == b""

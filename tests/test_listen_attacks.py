@@ -280,6 +280,29 @@ def test_a_delivery_answered_507_is_not_in_the_capture(tmp_path: Path) -> None:
     assert capture.read_bytes().endswith(b"\n")
 
 
+def test_a_reader_that_goes_away_costs_no_answer(tmp_path: Path) -> None:
+    # `listen --capture c.jsonl | head -2`: the view's lines go nowhere; every delivery is
+    # still answered and captured, and Ctrl-C still ends the run with 0.
+    capture = tmp_path / "c.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dodo_inngest_cli", "listen", "--port", "0", "--capture",
+         str(capture)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"}, bufsize=0)
+    assert process.stdout is not None and process.stderr is not None
+    address = process.stdout.readline().decode().split()[-1]
+    process.stdout.close()
+    with httpx.Client(timeout=10) as client:
+        statuses = [client.post(address, content=body_for(n),
+                                headers={"webhook-id": f"msg_{n}"}).status_code
+                    for n in range(5)]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
+    assert process.stderr.read() == b""
+    assert statuses == [200] * 5
+    assert [d.id for d in read_deliveries([capture])] == [  # type: ignore[union-attr]
+        f"msg_{n}" for n in range(5)]
+
+
 # -- forwarding: the answer does not wait (item 17) -----------------------------------------
 
 
@@ -417,7 +440,7 @@ def run_listen(*args: str, tty: bool) -> tuple[list[bytes], str, int]:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
     if not tty:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   cwd=ROOT, env=env)
+                                   cwd=ROOT, env=env, bufsize=0)  # readline keeps nothing back
         assert process.stdout is not None
         first = process.stdout.readline()
         statuses = evil_requests(first.decode().split()[-1], signed="--secret" in args)

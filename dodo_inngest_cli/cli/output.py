@@ -42,24 +42,45 @@ def animated(console: Console) -> bool:
 
 
 class _Redacting:
-    """A text stream that masks secrets and escapes what its encoding cannot write."""
+    """A text stream that masks secrets and escapes what its encoding cannot write. When its
+    reader goes away (`| head -1`), later output is dropped and the run goes on to its own
+    exit code: a closed pipe is not a failed check."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
+        self.gone = False
 
     def write(self, value: str) -> int:
         """Write the value, secrets masked."""
+        if self.gone:
+            return len(value)
         masked = redact(value)
         try:
-            return self.stream.write(masked)
-        except UnicodeEncodeError:
-            encoding = getattr(self.stream, "encoding", None) or "utf-8"
-            safe = masked.encode(encoding, "backslashreplace").decode(encoding)
-            return self.stream.write(safe)
+            try:
+                return self.stream.write(masked)
+            except UnicodeEncodeError:
+                encoding = getattr(self.stream, "encoding", None) or "utf-8"
+                safe = masked.encode(encoding, "backslashreplace").decode(encoding)
+                return self.stream.write(safe)
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(value)
 
     def flush(self) -> None:
         """Flush the stream."""
-        self.stream.flush()
+        if self.gone:
+            return
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self.gone = True
+        # What is still buffered goes nowhere, so the interpreter's own flush at exit cannot
+        # fail either.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
 
     def isatty(self) -> bool:
         """Whether the stream is a terminal."""
