@@ -44,7 +44,7 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import BadRequest
 
-from .cancel import Cancel
+from .cancel import NEVER, Cancel
 from .capture import CaptureWriter, Delivery, now_iso, stored_headers
 from .errors import InputError
 from .models import event_type_of
@@ -148,8 +148,12 @@ class Listener:
         self.on_received = on_received
         self._stopping = False
         self._report_error: Exception | None = None
-        self._forwarding = _Forwarding(config.forward, config.forward_queue, self._report) \
+        kept = "a capture keeps it for `replay`" if config.capture is not None else \
+            "it was answered 502: Dodo sends it again"
+        self._forwarding = _Forwarding(config.forward, config.forward_queue, self._report,
+                                       f"not forwarded: the listener stopped first ({kept})") \
             if config.forward is not None else None
+        self._stopped = False
         self._socket = _bind(host, port)
         self._server = _Server(self, self._socket, Adjustments(
             threads=config.threads, channel_timeout=config.idle_timeout_s, cleanup_interval=1,
@@ -172,16 +176,20 @@ class Listener:
         if self._forwarding is not None:
             self._forwarding.start()
 
-    def stop(self) -> int:
+    def stop(self, give_up: Cancel = NEVER) -> int:
         """Stop accepting and close idle connections at once; give requests in flight and
-        queued forwards up to drain_s; returns how many deliveries were not forwarded (each
-        also reported through on_received). A failure of on_received, which never changes
-        an answer, is raised here."""
+        queued forwards up to drain_s, or until give_up is set; returns how many deliveries
+        were not forwarded (each also reported through on_received). A failure of
+        on_received, which never changes an answer, is raised here. Stopping again does
+        nothing."""
+        if self._stopped:
+            return 0
+        self._stopped = True
         deadline = time.monotonic() + self.config.drain_s
         self._stopping = True  # answers from now on close their connection
         if self._thread.is_alive():
-            _until(lambda: not self._in_loop(self._server.close_idle), deadline)
-        not_forwarded = self._forwarding.stop(deadline) if self._forwarding else 0
+            _until(lambda: not self._in_loop(self._server.close_idle), deadline, give_up)
+        not_forwarded = self._forwarding.stop(deadline, give_up) if self._forwarding else 0
         if self._thread.is_alive():
             _until(lambda: not self._in_loop(self._server.close_idle), time.monotonic() + 1)
             self._in_loop(self._server.close_all)
@@ -192,6 +200,10 @@ class Listener:
         if self._report_error is not None:
             raise self._report_error
         return not_forwarded
+
+    def pending_forwards(self) -> int:
+        """Deliveries captured and not forwarded yet (queued or in progress)."""
+        return self._forwarding.pending() if self._forwarding is not None else 0
 
     def handle(self, body: bytes, headers: dict[str, str]) -> Answer:
         """Verify, capture and forward one delivery; returns the status and JSON answer."""
@@ -338,9 +350,10 @@ class _Forwarding:
     request waited for it."""
 
     def __init__(self, forward: Callable[[Delivery], Forwarded], limit: int,
-                 report: Callable[[Received], None]) -> None:
+                 report: Callable[[Received], None], stopped_reason: str) -> None:
         self._forward = forward
         self._report = report
+        self._stopped_reason = stopped_reason
         self._slots = threading.BoundedSemaphore(limit)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._pending: set[_Job] = set()
@@ -373,18 +386,21 @@ class _Forwarding:
             job.abandoned = job.result is None
             return job.result
 
-    def stop(self, deadline: float) -> int:
-        """Let the queue drain until deadline, then settle what is left as not forwarded;
-        returns how many that was."""
+    def stop(self, deadline: float, give_up: Cancel) -> int:
+        """Let the queue drain until deadline (or give_up), then settle what is left as not
+        forwarded; returns how many that was."""
         self._queue.put(None)
-        if self._thread.is_alive():
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+        _until(lambda: not self._thread.is_alive(), deadline, give_up)
         self._cancel.set()
         with self._lock:
             left = list(self._pending)
-        stopped = ForwardResult(Outcome.FAILED, reason="not forwarded: the listener stopped "
-                                "first (a capture keeps it for `replay`)")
+        stopped = ForwardResult(Outcome.FAILED, reason=self._stopped_reason)
         return sum(self._settle(job, stopped) for job in left)
+
+    def pending(self) -> int:
+        """Jobs queued or in progress."""
+        with self._lock:
+            return len(self._pending)
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None and not self._cancel.is_set():
@@ -393,6 +409,8 @@ class _Forwarding:
     def _call(self, job: _Job) -> Forwarded:
         try:
             return self._forward(job.delivery)
+        except KeyboardInterrupt:  # the forward's own stop (a second Ctrl-C): not forwarded
+            return ForwardResult(Outcome.FAILED, reason=self._stopped_reason)
         except Exception as exc:  # one broken delivery must not stop the worker
             return ForwardResult(Outcome.FAILED, reason=f"internal error: {type(exc).__name__}")
 
@@ -577,9 +595,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _until(done: Callable[[], bool], deadline: float) -> None:
-    """Check done every 10 ms until it holds or the deadline passes."""
-    while not done() and time.monotonic() < deadline:
+def _until(done: Callable[[], bool], deadline: float, give_up: Cancel = NEVER) -> None:
+    """Check done every 10 ms until it holds, the deadline passes or give_up is set."""
+    while not done() and time.monotonic() < deadline and not give_up.is_set():
         time.sleep(0.01)
 
 

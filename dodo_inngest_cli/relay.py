@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import jsonio
-from .cancel import NEVER, Cancel
+from .cancel import NEVER, Cancel, Interrupted
 from .capture import Delivery
 from .client import Answer, EventClient, Target, request_headers
 from .errors import InputError
@@ -376,8 +376,11 @@ class Relay:
                                     reason=reason)) for item in request.items]
 
     def __call__(self, delivery: Delivery) -> Dispatch:
-        """Relay one delivery."""
-        return self.process([delivery])[0]
+        """Relay one delivery; Interrupted if a stop came before it was settled."""
+        settled = self.process([delivery])
+        if not settled:
+            raise Interrupted
+        return settled[0]
 
     def process(self, deliveries: list[Delivery],
                 on_batch: Callable[[Batch], None] | None = None) -> list[Dispatch]:

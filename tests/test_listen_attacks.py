@@ -303,6 +303,61 @@ def test_a_reader_that_goes_away_costs_no_answer(tmp_path: Path) -> None:
         f"msg_{n}" for n in range(5)]
 
 
+def listen_cli(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`listen` in a process of its own, and its address once it printed it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dodo_inngest_cli", "listen", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"}, bufsize=0)
+    assert process.stdout is not None
+    return process, process.stdout.readline().decode().split()[-1]
+
+
+def test_forward_without_a_capture_answers_after_the_forward(tmp_path: Path) -> None:
+    # Nothing to replay from: a forward that fails is answered 502, so Dodo sends it again.
+    process, address = listen_cli("--forward", "-t", str(ROOT / "samples" / "transforms" /
+                                                         "payment.js"),
+                                  "--url", "http://127.0.0.1:9/e/somekey", "--retries", "0")
+    status = httpx.post(address, content=body_for(1), headers={"webhook-id": "msg_1"},
+                        timeout=10).status_code
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=15)
+    lines = out.decode().splitlines()
+    assert status == 502
+    assert lines[0].endswith("(no capture to replay from: each answer waits for its "
+                             "forward). Ctrl-C stops.")
+    assert lines[-1] == "1 received, 0 refused, 0 forwarded, 0 cancelled, 1 forward failed"
+
+
+def test_a_second_ctrl_c_ends_the_drain_at_once(tmp_path: Path) -> None:
+    # An Inngest that takes the request and never answers: the drain would wait its 10 s.
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        process, address = listen_cli(
+            "--capture", str(tmp_path / "c.jsonl"), "--forward", "-t",
+            str(ROOT / "samples" / "transforms" / "payment.js"), "--url",
+            f"http://127.0.0.1:{silent.getsockname()[1]}/e/somekey", "--timeout", "60")
+        assert httpx.post(address, content=body_for(1), headers={"webhook-id": "msg_1"},
+                          timeout=10).status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.stdout is not None
+        stopping = b""
+        while b"Ctrl-C again" not in stopping:
+            stopping += process.stdout.read(1)
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=15)
+        assert time.monotonic() - started < 3.0
+    finally:
+        silent.close()
+    lines = (stopping + rest).decode().splitlines()
+    assert "stopping: up to 10 s for 1 forward still to go; Ctrl-C again to stop at once" in lines
+    assert process.returncode == 0, err
+    assert lines[-1] == "1 received, 0 refused, 0 forwarded, 0 cancelled, 1 forward failed"
+    assert "not forwarded: the listener stopped first (a capture keeps it for `replay`)" \
+        in lines[-2]
+
+
 # -- forwarding: the answer does not wait (item 17) -----------------------------------------
 
 

@@ -363,6 +363,9 @@ def listen(
       dodo-inngest listen --capture deliveries.jsonl
       dodo-inngest listen --capture d.jsonl --forward -t payment.js --dev
     """
+    import contextlib
+
+    from ..cancel import Cancel, Interrupted
     from ..capture import CaptureWriter, load_secret
     from ..client import EventClient, resolve_target
     from ..config import load_config
@@ -384,30 +387,36 @@ def listen(
     chosen = choices(env=env)
     output = Output()
     view = ListenView(output.out)
+    abort = Cancel()  # a second Ctrl-C: forwards still pending give up at once
     client = None
     relay = None
     target = None
     if forward and transform is not None:
         target = resolve_target(url=url, event_key=event_key, base_url=base_url,
                                 dev=True if dev else None, env=inngest_env)
-        client = EventClient(timeout=timeout, retries=retries)
+        client = EventClient(timeout=timeout, retries=retries, cancel=abort)
         relay = Relay(load_transform(transform, config_, chosen), target,
-                      checks(config_, chosen), client)
+                      checks(config_, chosen), client, cancel=abort)
     writer = CaptureWriter(capture) if capture is not None else None
     listener = Listener(host, port, ListenerConfig(
         path=path if path.startswith("/") else "/" + path, signer=signer, capture=writer,
-        forward=relay, ack_after_forward=ack_after_forward, body_limit=body_limit), view.add)
+        forward=relay, ack_after_forward=ack_after_forward or (forward and writer is None),
+        body_limit=body_limit), view.add)
     # A delivery answered 2xx was captured; its forward runs in the background and its
-    # outcome reaches the view when it is known (or at stop, as not forwarded).
-    listener.start()
-    view.started(listener.address + listener.config.path, verified=signer is not None,
-                 capture=capture, forwarding=target.label if target else None)
+    # outcome reaches the view when it is known (or at stop, as not forwarded). Without a
+    # capture, a forward that failed could not be replayed: the answer waits for it.
     try:
-        with interruptible() as cancel, view:
-            while True:
-                cancel.sleep(3600)  # until Ctrl-C or SIGTERM
-    except KeyboardInterrupt:
-        pass
+        with interruptible(raising=False, again=abort) as stop:
+            listener.start()
+            view.started(listener.address + listener.config.path, verified=signer is not None,
+                         capture=capture, forwarding=target.label if target else None,
+                         waits=forward and not ack_after_forward and writer is None)
+            with view:
+                with contextlib.suppress(Interrupted):
+                    while True:
+                        stop.sleep(3600)  # until Ctrl-C or SIGTERM
+                view.stopping(listener.pending_forwards(), listener.config.drain_s)
+                listener.stop(abort)  # inside the view: forwards settled now still show
     finally:
         listener.stop()
         if writer is not None:

@@ -18,11 +18,12 @@ from ..cancel import Cancel
 
 
 @contextlib.contextmanager
-def interruptible(*, raising: bool = True) -> Iterator[Cancel]:
+def interruptible(*, raising: bool = True, again: Cancel | None = None) -> Iterator[Cancel]:
     """A Cancel token set by SIGINT or SIGTERM while the block runs.
 
     With raising=False the first signal only sets the token, for loops that check it often
-    and must not be stopped in the middle of printing (a second signal raises).
+    and must not be stopped in the middle of printing (a second signal raises, or, given
+    `again`, sets that token instead: for a stop that drains in steps of its own).
     """
     cancel = Cancel()
     if threading.current_thread() is not threading.main_thread():
@@ -34,6 +35,9 @@ def interruptible(*, raising: bool = True) -> Iterator[Cancel]:
         nonlocal raised
         if not raising and not cancel.is_set():
             cancel.set()
+            return
+        if again is not None:
+            again.set()
             return
         cancel.set()
         if not raised:

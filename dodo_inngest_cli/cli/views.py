@@ -119,16 +119,27 @@ class ListenView:
         self.lock = threading.Lock()
 
     def started(self, address: str, *, verified: bool, capture: Path | None,
-                forwarding: str | None) -> None:
+                forwarding: str | None, waits: bool = False) -> None:
         """Say where it listens and what it does with deliveries (first line: the address)."""
         self.console.print(text(f"listening on {address}"), soft_wrap=True)
         notes = ["signatures verified" if verified
                  else "signatures NOT verified (DODO_PAYMENTS_WEBHOOK_KEY not set)"]
         notes.append(f"capturing to {capture}" if capture else "not capturing (no --capture)")
         if forwarding:
-            notes.append(f"forwarding to {forwarding}")
+            notes.append(f"forwarding to {forwarding}" + (
+                " (no capture to replay from: each answer waits for its forward)"
+                if waits else ""))
         self.console.print(text("; ".join(notes) + ". Ctrl-C stops."), soft_wrap=True)
         self.console.file.flush()
+
+    def stopping(self, pending: int, drain_s: float) -> None:
+        """Say what the stop waits for, when it waits for anything."""
+        if pending:
+            self.console.print(text(
+                f"stopping: up to {drain_s:g} s for {pending} forward"
+                f"{'s' if pending != 1 else ''} still to go; Ctrl-C again to stop at once"),
+                soft_wrap=True)
+            self.console.file.flush()
 
     def __enter__(self) -> ListenView:
         if animated(self.console):
@@ -147,7 +158,8 @@ class ListenView:
         threads)."""
         with self.lock:
             if not received.follow_up:  # a follow-up reports the forward of one counted before
-                self.counts["received" if received.status < 300 else "refused"] += 1
+                # received: captured (or kept), whatever the answer (502 asks Dodo to retry)
+                self.counts["received" if received.delivery else "refused"] += 1
             forwarded = received.forwarded
             if forwarded is not None:
                 self.counts["forward failed" if forwarded.outcome.failing else "cancelled"
@@ -183,7 +195,8 @@ class ListenView:
                 text(str(item.status)),
                 text({True: "yes", False: "NO", None: "-"}[item.verified]),
                 outcome_text(forwarded.outcome) if forwarded else text("-"),
-                text(", ".join(forwarded.ids) if forwarded else item.note)]
+                text(", ".join(i for i in forwarded.ids if i) or forwarded.reason
+                     if forwarded else item.note)]
 
     def summary(self) -> None:
         """The totals, once the listener stopped."""
@@ -197,8 +210,8 @@ def _received_line(item: Received) -> str:
     forwarded = item.forwarded
     if forwarded is not None:
         line += f" forwarded: {forwarded.outcome.value}"
-        if forwarded.ids:
-            line += " " + ",".join(forwarded.ids)
+        if any(forwarded.ids):
+            line += " " + ",".join(i for i in forwarded.ids if i)
         if forwarded.reason:
             line += f" ({forwarded.reason})"
     if item.note:
