@@ -352,13 +352,21 @@ def check_signature(signer: Any, delivery: Delivery, *,
         if skew > tolerance_s:
             return "invalid", f"signed {skew:.0f} s from now; the tolerance is {tolerance_s:g} s"
     try:
-        expected = signer.sign(msg_id=msg_id, timestamp=sent_at,
-                               data=delivery.body).split(",", 1)[1]
+        expected = base64.b64decode(signer.sign(msg_id=msg_id, timestamp=sent_at,
+                                                data=delivery.body).split(",", 1)[1])
     except UnicodeEncodeError:  # a hand-made line: a lone surrogate in the id or the body
         return "invalid", "the webhook-id or the body holds text that is not valid Unicode"
-    for candidate in signature.split(" "):
-        version, _, value = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
+    # Read as the standardwebhooks library reads it (which the listener uses): the same
+    # signature is valid or invalid to both.
+    candidates = [candidate.split(",") for candidate in signature.split(" ")]
+    if any(len(parts) != 2 for parts in candidates):
+        return "invalid", "malformed signature header"
+    for version, value in candidates:
+        try:
+            given = base64.b64decode(value)
+        except ValueError:
+            return "invalid", "malformed signature header"
+        if version == "v1" and hmac.compare_digest(given, expected):
             return "valid", ""
     return "invalid", "no signature matches the body (tampered, or another secret)"
 

@@ -606,3 +606,34 @@ def test_replay_json_lists_each_delivery_and_an_unreadable_body_is_invalid(
         f"{capture}:3: the body is not valid JSON (line 1, column 10): Unterminated string "
         "starting at")
     assert document["summary"]["invalid"] == 1 and document["ok"] is True
+
+
+def _variants(good: str) -> dict[str, str]:
+    value = good.split(",", 1)[1]
+    return {"valid": good, "odd-character": f"v1,{value[:4]}!{value[4:]}",
+            "a-bare-version-first": f"v1 {good}", "another-version": f"v2,{value}",
+            "two-one-good": f"v1,{base64.b64encode(b'x' * 32).decode()} {good}",
+            "wrong": f"v1,{base64.b64encode(b'x' * 32).decode()}", "not-base64": "v1,@@@"}
+
+
+def test_the_listener_and_verify_read_a_signature_alike() -> None:
+    # One delivery, its signature header spelled several ways: what `listen` accepts, `verify`
+    # (and `replay`) call valid, and what it refuses they call invalid.
+    body, msg_id = body_for(7), "msg_alike"
+    headers = signed_headers(body, msg_id)
+    listener = Listener("127.0.0.1", 0, ListenerConfig(signer=load_secret(SECRET)),
+                        lambda received: None)
+    try:
+        verdicts = {}
+        for name, signature in _variants(headers["webhook-signature"]).items():
+            spelled = {**headers, "webhook-signature": signature}
+            status, _ = listener.handle(body.encode(), spelled)
+            delivery = Delivery(msg_id, "2026-03-14T00:00:00Z", spelled, body, None, "x")
+            verdicts[name] = (status, check_signature(load_secret(SECRET), delivery,
+                                                      tolerance_s=None)[0])
+    finally:
+        listener.stop()
+    assert verdicts == {"valid": (200, "valid"), "odd-character": (200, "valid"),
+                        "a-bare-version-first": (401, "invalid"),
+                        "another-version": (401, "invalid"), "two-one-good": (200, "valid"),
+                        "wrong": (401, "invalid"), "not-base64": (401, "invalid")}
