@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ExitCode, InputError, verdict
-from .files import open_for_append
+from .files import ends_with_newline, open_for_append
 from .models import Webhook
 from .redaction import add_secret
 from .sources import content_key, files_in, parse_webhook
@@ -113,7 +113,7 @@ class CaptureWriter:
                                                "check the folder exists and is writable")
         self._fd = self._handle.fileno()
         self._end = self._synced = os.fstat(self._fd).st_size
-        self._torn = self._end > 0 and not _ends_with_newline(path)
+        self._torn = self._end > 0 and not ends_with_newline(path)
         self._syncing = False
         self._failures: list[tuple[int, OSError]] = []
         """Each failed fsync: where it cut the file back to (its last durable size), and why."""
@@ -177,7 +177,7 @@ class CaptureWriter:
         """Remove failed appends' bytes; if even that fails, the next line starts afresh."""
         try:
             os.ftruncate(self._fd, size)
-            self._torn = size > 0 and not _ends_with_newline(self.path)
+            self._torn = size > 0 and not ends_with_newline(self.path)
         except OSError:
             self._torn = True
         self._end = size
@@ -196,11 +196,6 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         view = view[os.write(fd, view):]
 
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) == b"\n"
 
 
 def read_deliveries(paths: Iterable[Path]) -> Iterator[Delivery | Problem]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import TextIO
 
@@ -28,10 +29,21 @@ def open_for_append(path: Path, what: str, hint: str) -> TextIO:
     make_folder_for(path, what, hint)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        return os.fdopen(descriptor, "a", encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot open the {what}: {exc.strerror}", hint=hint) \
             from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # /dev/null, a pipe: no fsync, no size
+        os.close(descriptor)
+        raise InputError(f"{path}: the {what} must be a regular file, not a device or a pipe",
+                         hint="name a file it can append to and sync, e.g. deliveries.jsonl")
+    return os.fdopen(descriptor, "a", encoding="utf-8")
+
+
+def ends_with_newline(path: Path) -> bool:
+    """Whether a non-empty file's last byte is a line break (its last line is whole)."""
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
 
 
 def write_new_files(files: dict[Path, str | bytes], *, force: bool, hint: str) -> list[Path]:

@@ -34,7 +34,7 @@ from .cancel import NEVER, Cancel
 from .capture import READABLE_SUFFIXES, Delivery, Problem, check_signature, now_iso
 from .client import EventClient, Target
 from .errors import ExitCode, InputError, verdict
-from .files import make_folder_for, open_for_append
+from .files import ends_with_newline, make_folder_for, open_for_append
 from .models import event_type_of, matches
 from .outcomes import Outcome
 from .pipeline import Checks, Expectations
@@ -160,7 +160,7 @@ class StateFile:
                 self.salt = secrets.token_bytes(16)
                 handle.write(json.dumps({"kind": STATE_KIND, "v": STATE_VERSION,
                                          "salt": self.salt.hex()}) + "\n")
-            elif not _ends_with_newline(self.path):
+            elif not ends_with_newline(self.path):
                 handle.write("\n")  # a crash tore the last line: end it, do not extend it
                 self.problems.append("the last line was torn (a crash mid-write); it is "
                                      "ended and ignored")
@@ -241,11 +241,6 @@ def _read_line(handle: BinaryIO) -> tuple[bytes, bool]:
         if not chunk or chunk.endswith(b"\n"):
             return raw[:64] + b"\n", False
 
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) == b"\n"
 
 
 def _hold(path: Path) -> Any:
