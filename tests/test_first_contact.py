@@ -394,7 +394,7 @@ def test_a_new_users_mistakes_get_one_line_and_a_hint(
         setup(in_tmp)
     stderr = cli(*args, code=2).stderr.replace(f"{in_tmp}{os.sep}", "")
     assert stderr.startswith(expected), stderr
-    if args[0] == "listen":
+    if "--host" in args:
         assert stderr.endswith("hint: --host takes an address of this machine: 127.0.0.1 (the "
                                "default), or 0.0.0.0 for every interface\n")
 
