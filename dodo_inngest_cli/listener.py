@@ -466,7 +466,8 @@ class _ErrorTask(ErrorTask):
         listener = cast(_Server, self.channel.server).listener
         length = request.content_length or request.body_bytes_received
         if isinstance(error, _CutShort):
-            note = f"body cut short: {error.received:,} of {error.length:,} bytes"
+            note = f"chunked body cut short after {error.received:,} bytes" if request.chunked \
+                else f"body cut short: {error.received:,} of {error.length:,} bytes"
         elif error.code == 413:
             note = f"body of {length:,} bytes is over the {listener.config.body_limit:,}-byte " \
                    "limit"

@@ -223,6 +223,20 @@ def test_a_body_cut_short_is_answered_400_and_not_captured(serve: Serve,
     assert captured(tmp_path) == []
 
 
+def test_a_chunked_body_cut_short_says_so(serve: Serve, tmp_path: Path) -> None:
+    listener, received = serve()
+    sock = connect(listener)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"10\r\n0123456")
+    sock.shutdown(socket.SHUT_WR)
+    head, _, body = read_all(sock).partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"HTTP/1.1 400 Bad Request"
+    assert [(r.status, r.note) for r in received] == [
+        (400, json.loads(body)["error"])]
+    assert received[0].note.startswith("chunked body cut short after ")
+    assert captured(tmp_path) == []
+
+
 def test_a_whole_request_then_a_half_close_is_still_answered(serve: Serve,
                                                              tmp_path: Path) -> None:
     listener, _ = serve()
