@@ -14,7 +14,7 @@ ever) and an asyncio server would push each fsync to a thread anyway.
 A request's life: verify the signature (401), append to the capture and fsync (507 if the
 disk refuses), then answer 2xx. Forwarding happens after the answer, on one worker thread fed
 by a bounded queue; with `ack_after_forward` the answer waits for the forward up to
-`ack_deadline_s`, shorter than the 15 s Dodo (Svix) waits for an answer. Every request's fate
+`ack_deadline_s`, shorter than the 15 s Dodo (Svix) waits for an answer. Every POST's fate
 goes to `on_received`; a record for a request that was not accepted carries no text from the
 request (no delivery id, no event type): only its status, length and the listener's note.
 """
@@ -140,7 +140,8 @@ Answer = tuple[int, dict[str, Any]]
 
 
 class Listener:
-    """Serve until stop(); every request's fate goes to on_received."""
+    """Serve until stop(); every POST's fate goes to on_received (a GET is
+    answered with the listener's status, and other methods with 405, unreported)."""
 
     def __init__(self, host: str, port: int, config: ListenerConfig,
                  on_received: Callable[[Received], None]) -> None:
