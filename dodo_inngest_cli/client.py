@@ -13,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import ipaddress
+import json
 import os
 import random
 import time
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -35,6 +37,8 @@ PLACEHOLDER_KEY = "<INNGEST_EVENT_KEY>"
 """Shown in a dry run's URL when no key is set."""
 USER_AGENT = f"dodo-inngest/{__version__}"
 MAX_RETRY_AFTER_S = 120.0
+MAX_ANSWER_BYTES = 1024 * 1024
+"""Inngest answers with a few ids; a longer answer is not Inngest's, and is not read on."""
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -207,6 +211,7 @@ class EventClient:
                  max_backoff_s: float = 10.0, cancel: Cancel = NEVER,
                  log: Callable[[str], None] | None = None) -> None:
         self.retries = retries
+        self.timeout = timeout
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.cancel = cancel
@@ -233,7 +238,7 @@ class EventClient:
             self.cancel.check()
             begun = time.perf_counter()
             try:
-                response = self.client.request(method, url, content=body, headers=headers)
+                status, answer_headers, content = self._exchange(method, url, body, headers)
             except httpx.HTTPError as exc:
                 note = _describe(exc)
                 attempts.append(Attempt(None, note, _ms(begun)))
@@ -246,20 +251,40 @@ class EventClient:
             except RuntimeError as exc:  # the client was closed by an interruption
                 self.cancel.check()
                 raise exc
-            attempts.append(Attempt(response.status_code, response.reason_phrase, _ms(begun)))
-            self._log(f"{method} {url} attempt {attempt + 1}: HTTP {response.status_code}")
-            if response.status_code in RETRIED_STATUSES and attempt < self.retries:
-                self.cancel.sleep(self._backoff(attempt, response.headers.get("retry-after")))
+            attempts.append(Attempt(status, _phrase(status), _ms(begun)))
+            self._log(f"{method} {url} attempt {attempt + 1}: HTTP {status}")
+            if status in RETRIED_STATUSES and attempt < self.retries:
+                self.cancel.sleep(self._backoff(attempt, answer_headers.get("retry-after")))
                 continue
-            return _interpret(response, count, target, attempts, _ms(started))
+            return _interpret(status, answer_headers, content, count, target, attempts,
+                              _ms(started))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange(self, method: str, url: str, body: bytes | None,
+                  headers: Mapping[str, str] | None) -> tuple[int, httpx.Headers, bytes]:
+        """One request: its status, headers and at most MAX_ANSWER_BYTES (+1) of its answer,
+        all within the timeout (httpx's own timeouts are per read: an answer that trickles
+        in, or never ends, would hold the run, and its memory, for ever)."""
+        deadline = time.monotonic() + self.timeout
+        with self.client.stream(method, url, content=body, headers=headers) as response:
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > MAX_ANSWER_BYTES:
+                    break
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the answer took longer than the timeout")
+            return response.status_code, response.headers, bytes(content)
 
     def get_json(self, url: str) -> Any:
         """GET a JSON document (the Dev Server's REST API); errors become SendError."""
         try:
-            response = self.client.get(url)
-            response.raise_for_status()
-            return response.json()
+            status, _, content = self._exchange("GET", url, None, None)
+            if status >= 400:
+                raise SendError(f"GET {url}: HTTP {status}")
+            if len(content) > MAX_ANSWER_BYTES:
+                raise SendError(f"GET {url}: the answer is over {MAX_ANSWER_BYTES:,} bytes")
+            return json.loads(content)
         except (httpx.HTTPError, ValueError, RecursionError) as exc:
             raise SendError(f"GET {url}: {_describe(exc)}") from None
 
@@ -292,29 +317,51 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _interpret(response: httpx.Response, count: int, target: Target,
-               attempts: list[Attempt], duration_ms: float) -> Answer:
-    status = response.status_code
+def _phrase(status: int) -> str:
     try:
-        document = response.json()
-    except (ValueError, RecursionError):
-        document = None
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _interpret(status: int, headers: httpx.Headers, content: bytes, count: int,
+               target: Target, attempts: list[Attempt], duration_ms: float) -> Answer:
+    document: Any = None
+    if len(content) <= MAX_ANSWER_BYTES:
+        try:
+            document = json.loads(content)
+        except (ValueError, RecursionError):
+            document = None
     if not isinstance(document, dict):
-        kind = response.headers.get("content-type", "no content type").split(";")[0]
-        snippet = redact(" ".join(response.text.split()))[:80]  # masked before it is cut
+        kind = headers.get("content-type", "no content type").split(";")[0]
+        text = content[:4096].decode("utf-8", "replace")
+        snippet = redact(" ".join(text.split()))[:80]  # masked before it is cut
+        over = f"over {MAX_ANSWER_BYTES:,} bytes, " if len(content) > MAX_ANSWER_BYTES else ""
         return Answer(status, [""] * count,
-                      f"HTTP {status} with a body that is not Inngest's JSON ({kind}): "
-                      f"{snippet!r}",
-                      "a proxy or load balancer answered, not Inngest; check the URL and try "
-                      "again later", attempts, duration_ms)
+                      f"HTTP {status} with a body that is not Inngest's JSON ({over}{kind}): "
+                      f"{snippet!r}", _stranger_hint(status, headers), attempts, duration_ms)
     raw_ids = document.get("ids")
     ids = [i if isinstance(i, str) else "" for i in raw_ids] if isinstance(raw_ids, list) else []
     ids = (ids + [""] * count)[:count]
     error = redact(str(document.get("error") or document.get("message") or ""))[:2000]
-    if status == 200 and not error:
+    if status == 200 and not error and all(ids):
         return Answer(status, ids, "", "", attempts, duration_ms)
-    return Answer(status, ids, error or f"HTTP {status}", _status_hint(status, error, target),
+    if status == 200 and not error:
+        return Answer(status, ids, f"HTTP 200 without an id for each event ({sum(map(bool, ids))}"
+                      f" of {count})", "is this an Inngest Event API URL (…/e/<key>)?",
+                      attempts, duration_ms)
+    hint = _stranger_hint(status, headers) if 300 <= status < 400 else \
+        _status_hint(status, error, target)
+    return Answer(status, ids, error or f"HTTP {status}", hint,
                   attempts, duration_ms)
+
+
+def _stranger_hint(status: int, headers: httpx.Headers) -> str:
+    """What to make of an answer that is not Inngest's JSON."""
+    if 300 <= status < 400:
+        where = redact(headers.get("location", ""))[:200]
+        return f"redirected{' to ' + where if where else ''}: give the Event API URL itself"
+    return "a proxy or load balancer answered, not Inngest; check the URL and try again later"
 
 
 def _status_hint(status: int, error: str, target: Target) -> str:

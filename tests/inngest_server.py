@@ -42,7 +42,8 @@ class Fault:
 
     kind: str
     """`status` (answer with status), `drop` (close without answering), `slow` (wait first),
-    `html` (a proxy's HTML error page), `body` (answer status with the given JSON body)."""
+    `html` (a proxy's HTML error page), `body` (answer status with the given JSON body),
+    `endless` (a chunked answer that trickles in and never ends)."""
     status: int = 500
     retry_after: str | None = None
     delay: float = 0.0
@@ -261,6 +262,18 @@ class InngestServer:
                     self.end_headers()
                     self.wfile.write(fault.body)
                     return True
+                if fault.kind == "endless":
+                    self.send_response(fault.status)
+                    self.send_header("transfer-encoding", "chunked")
+                    self.end_headers()
+                    self.close_connection = True
+                    try:
+                        while True:
+                            self.wfile.write(b"400\r\n" + b" " * 1024 + b"\r\n")
+                            self.wfile.flush()
+                            time.sleep(0.005)
+                    except OSError:  # the client went away
+                        return True
                 if fault.kind == "html":
                     body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
                     self.send_response(fault.status)

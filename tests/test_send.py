@@ -119,6 +119,37 @@ def test_html_error_page_is_a_clear_error(cli: RunCli, server: InngestServer) ->
     assert server.received == []
 
 
+def test_an_answer_that_never_ends_times_out_and_is_not_read_on(
+        cli: RunCli, server: InngestServer) -> None:
+    import time
+
+    resource = pytest.importorskip("resource")  # peak memory: not on Windows
+    server.fail_next(Fault("endless", 200))
+    started, rss = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = cli("send", "-t", PAYMENT, SAMPLE, "--url", url(server), "--retries", "0",
+                 "--timeout", "1", code=1)
+    assert time.monotonic() - started < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 64 * 1024  # KiB
+    assert f"error: {server.url}/e/****c4d7: timed out" in result.stderr
+
+
+@pytest.mark.parametrize(("fault", "error", "hint"), [
+    (Fault("body", 200, body=b'{"status": 200}'),
+     "HTTP 200 without an id for each event (0 of 1)",
+     "is this an Inngest Event API URL (…/e/<key>)?"),
+    (Fault("body", 200, body=b'{"ids": ["' + b"x" * (1024 * 1024) + b'"]}'),
+     "HTTP 200 with a body that is not Inngest's JSON (over 1,048,576 bytes, application/json)",
+     "a proxy or load balancer answered, not Inngest"),
+    (Fault("body", 302, body=b"{}"), "HTTP 302", "redirected: give the Event API URL itself"),
+], ids=["no-ids", "over-a-mebibyte", "redirect"])
+def test_answers_that_are_not_inngests_say_what_they_are(
+        cli: RunCli, server: InngestServer, fault: Fault, error: str, hint: str) -> None:
+    server.fail_next(fault)
+    result = cli("send", "-t", PAYMENT, SAMPLE, "--url", url(server), "--retries", "0", code=1)
+    assert error in result.stderr
+    assert f"hint: {hint}" in result.stderr
+
+
 def test_429_with_retry_after_is_retried(cli: RunCli, server: InngestServer) -> None:
     server.fail_next(Fault("status", 429, retry_after="0"))
     document = send_json(cli, "-t", PAYMENT, SAMPLE, "--url", url(server), code=0)
