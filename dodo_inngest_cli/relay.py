@@ -255,9 +255,10 @@ def batches(items: Iterable[Item], target: Target, *, max_events: int = 1) -> li
     group: list[Item] = []
     size = count = 0
     for item in items:
-        item_size = len(jsonio.encode(item.events)) - 2
+        item_size = len(jsonio.encode(item.events)) - 2  # its events, without the brackets
+        # the body: "[" + the items, a comma between each + "]"; size counts those commas
         if group and (not group[0].joins(item) or count + len(item.events) > limit
-                      or size + item_size > MAX_REQUEST_BYTES):
+                      or size + item_size + 2 > MAX_REQUEST_BYTES):
             out.append(make_batch(group, target, array=limit > 1))
             group, size, count = [], 0, 0
         group.append(item)
@@ -288,26 +289,30 @@ class Sender:
     def send(self, batch: Batch, on_answer: Callable[[Batch, Answer], None] | None = None
              ) -> list[tuple[Item, Dispatch]]:
         """Send one batch: each item with what happened to it. A 400 part-way rejects the
-        culprit and sends the items after it again, in a request of their own."""
-        answer = self.client.post(self.target, url=batch.url, method=batch.method,
-                                  body=batch.body, count=batch.count, headers=batch.headers)
-        if on_answer is not None:
-            on_answer(batch, answer)
+        culprit and sends the items after it again, in a request of their own (as often as
+        it takes: a queue of requests, not a recursion as deep as the batch is long)."""
         out: list[tuple[Item, Dispatch]] = []
-        position = 0
-        for index, item in enumerate(batch.items):
-            ids = answer.ids[position:position + len(item.events)]
-            position += len(item.events)
-            if ids and all(ids):
-                out.append((item, _dispatch(item, Outcome.ACCEPTED, ids, answer)))
-                continue
-            outcome = Outcome.REJECTED if answer.refused else Outcome.FAILED
-            out.append((item, _dispatch(item, outcome, ids, answer, failed=True)))
-            rest = batch.items[index + 1:]
-            if answer.status == 400 and rest:
-                for again in batches(rest, self.target, max_events=MAX_BATCH):
-                    out += self.send(again, on_answer)
-                return out
+        pending = [batch]
+        while pending:
+            current = pending.pop(0)
+            answer = self.client.post(self.target, url=current.url, method=current.method,
+                                      body=current.body, count=current.count,
+                                      headers=current.headers)
+            if on_answer is not None:
+                on_answer(current, answer)
+            position = 0
+            for index, item in enumerate(current.items):
+                ids = answer.ids[position:position + len(item.events)]
+                position += len(item.events)
+                if ids and all(ids):
+                    out.append((item, _dispatch(item, Outcome.ACCEPTED, ids, answer)))
+                    continue
+                outcome = Outcome.REJECTED if answer.refused else Outcome.FAILED
+                out.append((item, _dispatch(item, outcome, ids, answer, failed=True)))
+                rest = current.items[index + 1:]
+                if answer.status == 400 and rest:
+                    pending[:0] = batches(rest, self.target, max_events=MAX_BATCH)
+                    break
         return out
 
 

@@ -119,6 +119,35 @@ def test_a_batch_is_measured_on_the_bytes_sent() -> None:
     assert [len(b.items) for b in batches(items, target, max_events=10)] == [2, 1]
 
 
+def test_a_batch_at_the_byte_limit_counts_its_brackets_and_commas() -> None:
+    from dodo_inngest_cli.relay import MAX_REQUEST_BYTES
+
+    target = Target("http://x/e/k")
+    # Two events whose bodies add up to the limit less one byte: with "[", "," and "]" the
+    # request would be two bytes over it.
+    first = {"s": "a" * 1000}
+    filler = MAX_REQUEST_BYTES - 1 - len(jsonio.encode(first)) - len(jsonio.encode({"s": ""}))
+    items = [item("a", [first]), item("b", [{"s": "b" * filler}])]
+    assert [len(b.items) for b in batches(items, target, max_events=10)] == [1, 1]
+    fitting = [item("a", [first]), item("b", [{"s": "b" * (filler - 2)}])]
+    [together] = batches(fitting, target, max_events=10)
+    assert len(together.body) == MAX_REQUEST_BYTES
+
+
+def test_a_400_for_every_event_is_settled_without_recursion(cli: RunCli, tmp_path: Path) -> None:
+    # Each 400 rejects one event and sends the rest again: as many requests as events, in a
+    # queue, not a call stack as deep as the batch is long.
+    events = [{"name": "dodo/x", "id": f"e{n}", "ts": 1, "data": {}} for n in range(1200)]
+    (tmp_path / "events.json").write_text(json.dumps(events))
+    with InngestServer() as server:
+        result = cli("send", "--event", str(tmp_path / "events.json"), "--url",
+                     f"{server.url}/e/key", "--force", "--batch", "5000", "--retries", "0",
+                     "--format", "json", code=1)
+    rows = json.loads(result.stdout)["events"]
+    assert [r["outcome"] for r in rows] == ["rejected"] * 1200
+    assert len(server.requests) == 1200
+
+
 def test_the_seed_is_the_same_for_the_same_request_on_every_run() -> None:
     target = Target("http://x/e/k")
     items = [item("a", [{}]), item("b", [{}])]
