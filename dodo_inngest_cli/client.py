@@ -80,15 +80,24 @@ class Target:
 
     @property
     def identity(self) -> str:
-        """What makes two targets the same: origin, path with the key, and x-inngest-env,
-        spelled one way (default port, trailing slash, case of the host and of escapes do not
-        count). Secret: store only a keyed hash of it."""
-        parts = urlsplit(self.url)
-        default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+        """What makes two targets the same: the URL (see same_place) and x-inngest-env.
+        Secret: store only a keyed hash of it."""
+        return url_identity(self.url) + "\n" + (self.env or "")
+
+
+def url_identity(url: str) -> str:
+    """An Event API URL spelled one way: scheme, host and port, path with the key, query
+    (the default port, a trailing slash, the case of the host and of escapes do not count).
+    Two URLs with one identity are one destination."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    try:
         port = parts.port if parts.port not in (None, default) else None
-        host = (parts.hostname or "").lower() + (f":{port}" if port else "")
-        path = quote(unquote(parts.path.rstrip("/")), safe="/")
-        return "\n".join((parts.scheme.lower(), host, path, parts.query, self.env or ""))
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").lower() + (f":{port}" if port else "")
+    path = quote(unquote(parts.path.rstrip("/")), safe="/")
+    return "\n".join((parts.scheme.lower(), host, path, parts.query))
 
 
 def _truthy(value: str | None) -> bool:
@@ -129,6 +138,10 @@ def resolve_target(*, url: str | None = None, event_key: str | None = None,
     """
     environ = os.environ if environ is None else environ
     branch = env or environ.get("INNGEST_ENV") or None
+    if branch is not None and not all("!" <= c <= "~" for c in branch):
+        raise SendError(f"--inngest-env {branch!r}: a branch environment's name is printable "
+                        "ASCII with no spaces", hint="e.g. --inngest-env feature-billing "
+                        "(or INNGEST_ENV)")
     if url:
         add_url_secrets(url)
         check_url(url, what="--url", hint="e.g. --url https://inn.gs/e/$INNGEST_EVENT_KEY")
@@ -164,15 +177,22 @@ def resolve_target(*, url: str | None = None, event_key: str | None = None,
                   placeholder=placeholder)
 
 
+OURS = frozenset({"x-inngest-event-id-seed", "x-inngest-env"})
+"""Headers the target and the seed decide: a transform's own spelling of them is not sent
+(the replay state records where events went, and the seed is what de-duplicates them)."""
+
+
 def request_headers(target: Target, seed: str,
                     extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The headers of a request to the Event API, in the order they are sent: user agent,
-    content type, id seed, environment, then the transform's own."""
+    content type, id seed, environment, then the transform's own (names lower-cased, so
+    one of ours is replaced, never sent twice)."""
     headers = {"user-agent": USER_AGENT, "content-type": "application/json",
                "x-inngest-event-id-seed": seed}
     if target.env:
         headers["x-inngest-env"] = target.env
-    headers.update(extra or {})
+    headers.update((name.lower(), value) for name, value in (extra or {}).items()
+                   if name.lower() not in OURS)
     return headers
 
 

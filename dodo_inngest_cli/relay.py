@@ -19,18 +19,17 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import jsonio
 from .cancel import NEVER, Cancel, Interrupted
-from .capture import Delivery
-from .client import Answer, EventClient, Target, request_headers
+from .capture import Delivery, parse_time
+from .client import Answer, EventClient, Target, request_headers, url_identity
 from .errors import InputError
 from .inngest import MAX_BATCH, MAX_EVENT_BYTES, check_payload
 from .models import OutgoingRequest, Status, Webhook
 from .outcomes import Outcome
 from .pipeline import Checks, Expectations, evaluate
-from .redaction import redact
+from .redaction import add_url_secrets, redact
 from .rules import Finding, Severity, fails, finding
 from .sandbox import InngestTransform, Transform
 
@@ -168,7 +167,8 @@ def prepare(transform: Transform, webhook: Webhook, checks: Checks, *, key: str,
         findings = [f for f in findings if f.code not in checks.ignore]
         status = Status.ERROR if applied.request is None else (
             Status.FAILED if fails(findings, strict=checks.strict) else Status.PASSED)
-    if request is not None and _origin(request.url) != _origin(transform.endpoint_url):
+    if request is not None and url_identity(request.url) != url_identity(transform.endpoint_url):
+        add_url_secrets(request.url)  # another key, perhaps: masked wherever it is shown
         findings = [*findings, finding(
             "url-offsite", f"the handler sends this delivery to {redact(request.url)}, not to "
                            f"the target {redact(transform.endpoint_url)}",
@@ -184,16 +184,6 @@ def prepare(transform: Transform, webhook: Webhook, checks: Checks, *, key: str,
                     _dodo_time_ms(webhook))
     return Prepared(key, webhook.source, webhook.event_type, status, findings, request, item,
                     stored, assigned)
-
-
-def _origin(url: str) -> tuple[str, str]:
-    """scheme and host:port, the default port made explicit."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
-    except ValueError:
-        port = -1
-    return parts.scheme.lower(), f"{(parts.hostname or '').lower()}:{port}"
 
 
 def prepare_event(event: Any, *, key: str, source: str, target: Target,
@@ -220,18 +210,11 @@ def _with_ids(payload: Any, key: str) -> tuple[Any, bool]:
 
 
 def _dodo_time_ms(webhook: Webhook) -> int | None:
-    import datetime as dt
-
     stamp = webhook.payload.get("timestamp") if isinstance(webhook.payload, dict) else None
-    if not isinstance(stamp, str):
-        return None
     try:
-        when = dt.datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return int(parse_time(stamp).timestamp() * 1000) if isinstance(stamp, str) else None
+    except (OverflowError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return int(when.timestamp() * 1000)
 
 
 def seed_for(items: Sequence[Item], target: Target) -> str:

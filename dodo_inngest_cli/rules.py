@@ -132,11 +132,11 @@ _CATALOGUE = [
          "amount: p.total_amount ?? 0"),
     Rule("url-changed", INFO, "transform", "The handler changed the delivery URL.",
          "The delivery goes to the URL the handler set, not to the endpoint's URL.", ""),
-    Rule("url-offsite", E, "transform", "The handler sends the delivery to another host.",
+    Rule("url-offsite", E, "transform", "The handler sends the delivery to another target.",
          "When dodo-inngest sends (send, replay, listen --forward), it sends only to the target "
-         "you chose: a handler that points `webhook.url` at another scheme, host or port would "
-         "take the event, and the key in the URL, elsewhere. Test such a transform with "
-         "`test`/`run`, where nothing is sent.",
+         "you chose: a handler that points `webhook.url` at another scheme, host, port or "
+         "path (another event key) would take the event, and perhaps a key, elsewhere. Test "
+         "such a transform with `test`/`run`, where nothing is sent.",
          "webhook.url = webhook.url;  // keep the endpoint's URL"),
     Rule("cancelled", INFO, "transform", "The handler cancelled the delivery.",
          "`webhook.cancel = true`: nothing is sent, and Dodo shows the message as a successful "

@@ -377,6 +377,40 @@ def test_a_transform_cannot_send_the_event_elsewhere(cli: RunCli, tmp_path: Path
     assert "url-offsite" in result.stderr and "RealSecretKey" not in result.stderr
 
 
+def test_a_transform_cannot_switch_to_another_event_key(cli: RunCli, tmp_path: Path) -> None:
+    # Same host, another key: another destination, refused as one, the key masked.
+    with InngestServer() as inngest:
+        other = tmp_path / "other.js"
+        other.write_text("function handler(w) { w.url = w.url.replace(/e\\/.*/, 'e/' + "
+                         "w.env.PROD_KEY);\n  w.payload = {name: 'dodo/x', id: 'r1', data: {}};"
+                         " return w; }")
+        result = cli("send", "-t", str(other), SAMPLE, "--url", f"{inngest.url}/e/testkey1234",
+                     "--env", "PROD_KEY=prodsecret987654321", code=1)
+        assert inngest.requests == []
+    assert "url-offsite" in result.stderr
+    assert "prodsecret98765" not in result.stdout + result.stderr
+
+
+def test_a_transform_cannot_respell_where_events_go(tmp_path: Path) -> None:
+    # Its own X-Inngest-Env or seed would send events elsewhere than the replay state says.
+    headers = request_headers(Target("http://x/e/k", env="staging"), "1,abc",
+                              {"X-Inngest-Env": "production", "X-Inngest-Event-Id-Seed": "2,x",
+                               "Content-Type": "application/json; charset=utf-8",
+                               "X-Custom": "yes"})
+    assert headers == {"user-agent": headers["user-agent"],
+                       "content-type": "application/json; charset=utf-8",
+                       "x-inngest-event-id-seed": "1,abc", "x-inngest-env": "staging",
+                       "x-custom": "yes"}
+
+
+@pytest.mark.parametrize("branch", ["é", "a\nb", "two words"])
+def test_a_branch_name_http_cannot_carry_is_refused(cli: RunCli, branch: str) -> None:
+    result = cli("send", "-t", PAYMENT, SAMPLE, "--dev", "--inngest-env", branch, code=2)
+    assert result.stderr == (f"error: --inngest-env {branch!r}: a branch environment's name is "
+                             "printable ASCII with no spaces\nhint: e.g. --inngest-env "
+                             "feature-billing (or INNGEST_ENV)\n")
+
+
 def test_headers_http_cannot_carry_are_a_finding_and_the_replay_goes_on(
         cli: RunCli, tmp_path: Path) -> None:
     transform = tmp_path / "t.js"
