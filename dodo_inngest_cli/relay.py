@@ -30,7 +30,7 @@ from .models import OutgoingRequest, Status, Webhook
 from .outcomes import Outcome
 from .pipeline import Checks, Expectations, evaluate
 from .redaction import add_url_secrets, redact
-from .rules import Finding, Severity, fails, finding
+from .rules import RULES, Finding, Severity, fails, finding
 from .sandbox import InngestTransform, Transform
 
 MAX_REQUEST_BYTES = MAX_EVENT_BYTES
@@ -155,8 +155,12 @@ def prepare(transform: Transform, webhook: Webhook, checks: Checks, *, key: str,
     (the project's functions, for a dry run) are judged like the other checks."""
     result = evaluate(transform, webhook, checks, expect=expect)
     findings, status, request, stored = result.findings, result.status, result.request, None
-    if inngest is not None and request is not None and status is Status.PASSED:
-        kept = [f for f in findings if f.severity is not Severity.ERROR]
+    if inngest is not None and request is not None and status in (Status.PASSED,
+                                                                  Status.FAILED):
+        # What Dodo sends is a webhook body for Inngest, not an event: the event contract
+        # (and passthrough) judge what the Inngest transform makes of it instead.
+        kept = [f for f in findings if f.code != "passthrough"
+                and getattr(RULES.get(f.code), "group", "") != "inngest"]
         applied = inngest.apply(jsonio.dumps(request.payload),
                                 {"content-type": "application/json", **request.headers},
                                 request.url)

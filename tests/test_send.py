@@ -257,6 +257,23 @@ def test_inngest_default_transform_shows_why_payment_functions_do_not_run(
                                      for f in document["findings"]]
 
 
+def test_inngest_transform_runs_on_a_body_that_is_not_an_event(
+        cli: RunCli, server: InngestServer, tmp_path: Path) -> None:
+    # Posting the raw Dodo body to an Inngest webhook URL: the Inngest transform makes the
+    # event, so it is what the contract judges, not the body.
+    raw = tmp_path / "raw.js"
+    raw.write_text("function handler(w) { return w; }\n")
+    shape = tmp_path / "inngest.js"
+    shape.write_text("function transform(evt, headers, queryParams, raw) {\n"
+                     "  return {name: 'dodo/' + evt.type, id: evt.data.payment_id, "
+                     "data: evt.data};\n}\n")
+    document = send_json(cli, "-t", str(raw), SAMPLE, "--url", url(server),
+                         "--inngest-transform", str(shape), "--dry-run", code=0)
+    [stored] = document["stored"]
+    assert stored["event"]["name"] == "dodo/payment.succeeded"
+    assert [f["code"] for f in document["findings"]] == []
+
+
 def test_inngest_transform_from_a_file(cli: RunCli, server: InngestServer,
                                        tmp_path: Path) -> None:
     passthrough = tmp_path / "inngest.js"
