@@ -303,6 +303,20 @@ class Sender:
         return out
 
 
+def send_batches(planned: Sequence[Batch],
+                 send: Callable[[Batch], list[tuple[Item, Dispatch]]]
+                 ) -> tuple[dict[int, Dispatch], bool]:
+    """Send each request in turn: what happened to each item sent (by id(item)), and whether
+    a stop (Ctrl-C) came first."""
+    sent: dict[int, Dispatch] = {}
+    try:
+        for request in planned:
+            sent.update((id(item), dispatch) for item, dispatch in send(request))
+    except KeyboardInterrupt:
+        return sent, True
+    return sent, False
+
+
 def _dispatch(item: Item, outcome: Outcome, ids: list[str], answer: Answer, *,
               failed: bool = False) -> Dispatch:
     return Dispatch(item.key, item.source, "", outcome, item.events, ids,
@@ -382,16 +396,14 @@ class Relay:
             self.cancel.check()
             prepared.append(self._prepare(delivery))
         ready = [p.item for p in prepared if isinstance(p, Prepared) and p.ready and p.item]
+        planned = batches(ready, self.target, max_events=self.batch)
         sent: dict[int, Dispatch] = {}
-        for request in batches(ready, self.target, max_events=self.batch):
-            if self.sender is None:
+        if self.sender is None:
+            for request in planned:
                 if on_batch is not None:
                     on_batch(request)
-                continue
-            try:
-                sent.update((id(item), d) for item, d in self._send(request))
-            except KeyboardInterrupt:
-                break  # a stop: what was sent is reported; the rest stays unsent, unrecorded
+        else:  # a stop: what was sent is reported; the rest stays unsent, unrecorded
+            sent, _ = send_batches(planned, self._send)
         out = []
         for p in prepared:
             if isinstance(p, Dispatch):

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from . import jsonio
 from .cancel import NEVER, Cancel
@@ -25,6 +26,7 @@ from .relay import (
     not_sent,
     prepare,
     prepare_event,
+    send_batches,
     with_origin,
 )
 from .sandbox import DEFAULT_INNGEST_TRANSFORM, InngestTransform, Transform
@@ -183,6 +185,7 @@ class SendReport:
             "stored": [{"source": p.source, "event": p.stored} for p in self.prepared
                        if p.stored is not None],
             "requests": requests, "runs": self.runs, "runs_error": self.runs_error,
+            "interrupted": self.interrupted, "unsent": self.unsent,
         }
 
 
@@ -211,15 +214,10 @@ def send(prepared: list[Prepared], target: Target, client: EventClient | None, *
     assert client is not None
     sender = Sender(client, target)
     exchanges: list[Exchange] = []
-    sent: dict[int, Dispatch] = {}
     report = SendReport(target, prepared, planned, [], exchanges)
-    try:
-        for request in planned:
-            for item, dispatch in sender.send(request, on_answer=lambda b, a: exchanges.append(
-                    Exchange(b, a))):
-                sent[id(item)] = dispatch
-    except KeyboardInterrupt:
-        report.interrupted = True
+    sent, report.interrupted = send_batches(
+        planned, lambda request: sender.send(
+            request, on_answer=lambda b, a: exchanges.append(Exchange(b, a))))
     for p in prepared:
         if id(p) not in chosen:
             report.dispatches.append(not_sent(p))
@@ -233,6 +231,9 @@ def send(prepared: list[Prepared], target: Target, client: EventClient | None, *
             report.runs = find_runs(client, target, ids, wait_s, cancel)
         except SendError as exc:
             report.runs_error = exc.message
+        except KeyboardInterrupt:  # what was sent stands, and is reported
+            report.interrupted = True
+            report.runs_error = "interrupted before the runs were looked up"
     return report
 
 
@@ -243,7 +244,8 @@ def find_runs(client: EventClient, target: Target, ids: Sequence[str], wait_s: f
     runs: dict[str, list[dict[str, Any]]] = {event_id: [] for event_id in ids}
     while True:
         for event_id in [i for i, found in runs.items() if not found]:
-            document = client.get_json(f"{target.origin}/v1/events/{event_id}/runs")
+            document = client.get_json(f"{target.origin}/v1/events/{quote(event_id, safe='')}"
+                                       "/runs")
             data = document.get("data") if isinstance(document, dict) else None
             runs[event_id] = [r for r in data if isinstance(r, dict)] if isinstance(data, list) \
                 else []

@@ -237,6 +237,27 @@ def test_wait_shows_function_runs_on_the_dev_server(cli: RunCli, monkeypatch: py
         in result.stdout
 
 
+def test_ctrl_c_while_waiting_for_runs_keeps_what_was_sent() -> None:
+    import threading
+
+    from dodo_inngest_cli.cancel import Cancel
+    from dodo_inngest_cli.pipeline import Checks
+    from dodo_inngest_cli.sending import from_events, send
+
+    with InngestServer() as dev:
+        target = resolve_target(dev=True, base_url=dev.url, environ={})
+        cancel = Cancel()
+        threading.Timer(0.3, cancel.set).start()  # Ctrl-C while the runs are looked up
+        with EventClient(cancel=cancel) as client:
+            report = send(from_events(VALID, "events.json", Checks(), target), target, client,
+                          wait_s=30, cancel=cancel)
+    document = report.to_json()
+    assert [(e["outcome"], bool(e["event_id"])) for e in document["events"]] == [
+        ("accepted", True)]
+    assert (document["interrupted"], document["unsent"], report.exit_code) == (True, 0, 130)
+    assert document["runs_error"] == "interrupted before the runs were looked up"
+
+
 def test_wait_warns_when_no_function_runs(cli: RunCli) -> None:
     with InngestServer() as dev:
         result = cli("send", "--dev", "--base-url", dev.url, "--wait", "0.3", "-t", PAYMENT,
