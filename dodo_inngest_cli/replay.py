@@ -124,9 +124,10 @@ class StateFile:
 
     def record(self, dispatch: Dispatch, target: str) -> None:
         """Append what happened (see the class docstring for how durably)."""
-        line = json.dumps({"delivery": dispatch.key, "target": target,
-                           "outcome": dispatch.outcome.value, "ids": dispatch.ids,
-                           "reason": redact(dispatch.reason)[:1000], "at": now_iso()})
+        # masked as a whole: a server may echo the key anywhere, in its ids too
+        line = redact(json.dumps({"delivery": dispatch.key, "target": target,
+                                  "outcome": dispatch.outcome.value, "ids": dispatch.ids,
+                                  "reason": redact(dispatch.reason)[:1000], "at": now_iso()}))
         with self._lock:
             self._handle.write(line + "\n")
             self._handle.flush()

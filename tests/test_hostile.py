@@ -298,6 +298,21 @@ def test_item20_a_server_that_echoes_the_key_is_masked(cli: RunCli, tmp_path: Pa
     assert "rejected: msg_000000: Event key ****abcd not found" in replayed.stderr
 
 
+def test_item20_a_key_echoed_in_ids_never_reaches_the_state_file(cli: RunCli,
+                                                                   tmp_path: Path) -> None:
+    from inngest_server import Fault
+
+    key = "echoed-in-ids-key-0000abcd"
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 1)
+    with InngestServer() as inngest:
+        inngest.fail_next(Fault("body", 200, body=f'{{"ids": ["id-{key}"]}}'.encode()))
+        cli("replay", str(capture), "-t", PAYMENT, "--url", f"{inngest.url}/e/{key}",
+            "--no-dodo-check", code=0)
+    state = (tmp_path / ".dodo-inngest-replay-state.jsonl").read_text()
+    assert key not in state and '"ids": ["id-****abcd"]' in state
+
+
 def test_item20_a_url_password_is_masked(cli: RunCli) -> None:
     result = cli("send", "-t", PAYMENT, SAMPLE, "--url",
                  "https://user:hunter2-password@inn.example/e/key-abcdefgh-1234", "--dry-run")
