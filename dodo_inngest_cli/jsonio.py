@@ -4,6 +4,7 @@ and JSON pointers."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -56,10 +57,22 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+class _OutOfRange(ValueError):
+    """A number too large for a double: Python would read it as infinity."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _OutOfRange(f"{text} is beyond the range of a JSON number (a double)")
+    return value
+
+
 def loads(text: str) -> Any:
     """Parse JSON strictly: NaN and Infinity, which Python accepts, are refused like any other
-    invalid JSON."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    invalid JSON, and so is a number too large for a double (read as infinity, it would be
+    sent as Infinity, which is not JSON)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
 
 
 def read_json_file(path: Path, *, what: str, hint: str = "") -> Any:
@@ -90,11 +103,13 @@ def parse_json(text: str, *, source: str, hint: str = "", embedded: bool = False
     except json.JSONDecodeError as exc:
         raise InputError(_where(source, exc.lineno, exc.colno, embedded) + exc.msg,
                          hint=hint) from None
-    except ValueError as exc:  # NaN or Infinity, which json.loads reads without this check
+    except ValueError as exc:  # NaN, Infinity or 1e400, which json.loads reads without this
         line, column = _constant_position(text)
-        raise InputError(_where(source, line, column, embedded) + str(exc),
-                         hint="JSON has no NaN or Infinity (Python writes them; Dodo never "
-                              "sends them): use null or a number") from None
+        hint = "use a number a double can hold" if isinstance(exc, _OutOfRange) else \
+            "JSON has no NaN or Infinity (Python writes them; Dodo never sends them): use " \
+            "null or a number"
+        raise InputError(_where(source, line, column, embedded) + str(exc), hint=hint) \
+            from None
     except RecursionError:
         raise InputError(f"{source}: the JSON is nested too deeply to read", hint=hint) \
             from None
@@ -106,13 +121,17 @@ def _where(source: str, line: int, column: int, embedded: bool) -> str:
     return f"{source}:{line}:{column}: not valid JSON: "
 
 
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN')
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?')
 
 
 def _constant_position(text: str) -> tuple[int, int]:
-    """Line and column of the first NaN or Infinity outside a string."""
+    """Line and column of the first NaN, Infinity or too large a number outside a string."""
     for match in _TOKEN.finditer(text):
-        if not match.group(0).startswith('"'):
+        token = match.group(0)
+        if token[0] in "-0123456789" and not token.endswith("Infinity") \
+                and not math.isinf(float(token)):
+            continue
+        if not token.startswith('"'):
             before = text[:match.start()]
             return before.count("\n") + 1, match.start() - (before.rfind("\n") + 1) + 1
     return 1, 1

@@ -379,6 +379,10 @@ def test_item18_init_in_a_subfolder_says_where_github_reads_the_workflow(
      "hint: name a folder (or a new one), not a file or a path through one\n"),
     (None, ["listen", "--host", "999.1.1.1", "--port", "0"],
      "error: cannot listen on 999.1.1.1:0: "),
+    (lambda d: (d / "big.json").write_text('{"name": "dodo/x", "data": {"a":\n 1e400}}'),
+     ["send", "--event", "big.json", "--dry-run"],
+     "error: big.json:2:2: not valid JSON: 1e400 is beyond the range of a JSON number (a "
+     "double)\nhint: use a number a double can hold\n"),
     (None, ["listen", "--port", "0", "--capture", os.devnull],
      f"error: {os.devnull}: the capture file must be a regular file, not a device or a pipe\n"
      "hint: name a file it can append to and sync, e.g. deliveries.jsonl\n"),
@@ -386,7 +390,8 @@ def test_item18_init_in_a_subfolder_says_where_github_reads_the_workflow(
      "error: dodo-inngest.toml: time-limit 0: out of range (1–60,000 ms)\n"
      "hint: the sandbox limits are always on; pick a value in the range\n"),
 ], ids=["transform-folder", "missing-folder", "sample-typo", "verify-missing", "not-a-capture",
-        "empty-payload", "export-onto-a-file", "listen-bad-host", "capture-to-a-device",
+        "empty-payload", "export-onto-a-file", "listen-bad-host", "a-number-beyond-a-double",
+        "capture-to-a-device",
         "config-limit-before-plan"])
 def test_a_new_users_mistakes_get_one_line_and_a_hint(
         cli: RunCli, in_tmp: Path, setup: object, args: list[str], expected: str) -> None:
