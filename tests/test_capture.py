@@ -637,3 +637,22 @@ def test_the_listener_and_verify_read_a_signature_alike() -> None:
                         "a-bare-version-first": (401, "invalid"),
                         "another-version": (401, "invalid"), "two-one-good": (200, "valid"),
                         "wrong": (401, "invalid"), "not-base64": (401, "invalid")}
+
+
+def test_a_dry_run_prints_each_request_whole_whatever_the_concurrency(
+        cli: RunCli, tmp_path: Path) -> None:
+    capture = tmp_path / "c.jsonl"
+    write_capture(capture, 300)
+    out = cli("replay", str(capture), "-t", str(TRANSFORMS / "payment.js"), "--dry-run",
+              "--show-output", "--batch", "1", "--concurrency", "8", "--no-dodo-check",
+              code=0).stdout
+    blocks = out.split("\n\nPOST ")
+    requests = [*blocks[:-1], blocks[-1].split("\n\nreplay → ")[0]]  # the summary follows
+    assert len(requests) == 300
+    seen = []
+    for block in requests:
+        head, _, body = block.partition("\n\n")
+        assert [line.split(": ")[0] for line in head.splitlines()[1:]] == [
+            "user-agent", "content-type", "x-inngest-event-id-seed"]
+        seen.append(json.loads(body)["data"]["payment_id"])
+    assert sorted(seen) == [f"pay_{n:06d}" for n in range(300)]

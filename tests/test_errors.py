@@ -136,11 +136,18 @@ def test_a_50_mb_payload_is_a_memory_finding_not_a_crash(cli: RunCli, tmp_path: 
     assert result.stdout == ""
 
 
-def test_disk_full_on_capture_answers_507_so_dodo_retries(tmp_path: Path) -> None:
-    if not Path("/dev/full").exists():
-        pytest.skip("no /dev/full on this system")
+def test_disk_full_on_capture_answers_507_so_dodo_retries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from dodo_inngest_cli import capture
+
+    def disk_full(fd: int) -> None:  # a full disk refuses the flush (a device is refused sooner)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(capture.os, "fsync", disk_full)
     seen: list[Received] = []
-    listener = Listener("127.0.0.1", 0, ListenerConfig(capture=CaptureWriter(Path("/dev/full"))),
+    listener = Listener("127.0.0.1", 0, ListenerConfig(capture=CaptureWriter(tmp_path / "c.jsonl")),
                         seen.append)
     listener.start()
     try:

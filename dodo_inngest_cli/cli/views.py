@@ -48,7 +48,7 @@ def request_text(batch: Batch) -> str:
 def print_request(output: Output, batch: Batch) -> None:
     """One request for a dry run or --show-output: data, never cropped."""
     head, _, body = request_text(batch).partition("\n\n")
-    output.data(head + "\n")
+    output.data(head + "\n\n")  # a blank line between the headers and the body, as sent
     output.json_text(body)
     output.data("\n")
 
@@ -229,6 +229,8 @@ class ReplayView:
         self.target = target
         self.total = total
         self.show_output = show_output
+        self.printing = threading.Lock()
+        """Dry-run requests come from the worker threads: one whole request at a time."""
         self.progress: Any = None
         self.task: Any = None
         self.hinted = ""
@@ -273,7 +275,8 @@ class ReplayView:
     def request(self, batch: Batch) -> None:
         """A request a dry run would make (with --show-output)."""
         if self.show_output:
-            print_request(self.output, batch)
+            with self.printing:
+                print_request(self.output, batch)
 
     def summary(self, report: ReplayReport) -> None:
         """The counts, the notes, and what to do after an interruption."""
