@@ -142,6 +142,11 @@ def resolve_target(*, url: str | None = None, event_key: str | None = None,
         raise SendError(f"--inngest-env {branch!r}: a branch environment's name is printable "
                         "ASCII with no spaces", hint="e.g. --inngest-env feature-billing "
                         "(or INNGEST_ENV)")
+    if url and dev:
+        add_url_secrets(url)
+        raise SendError("--url and --dev both say where to send: give one",
+                        hint="--dev sends to the local Dev Server; --url to the Event API URL "
+                             "given")
     if url:
         add_url_secrets(url)
         check_url(url, what="--url", hint="e.g. --url https://inn.gs/e/$INNGEST_EVENT_KEY")

@@ -140,12 +140,10 @@ def test_disk_full_on_capture_answers_507_so_dodo_retries(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from dodo_inngest_cli import capture
-
     def disk_full(fd: int) -> None:  # a full disk refuses the flush (a device is refused sooner)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(capture.os, "fsync", disk_full)
+    monkeypatch.setattr(os, "fsync", disk_full)
     seen: list[Received] = []
     listener = Listener("127.0.0.1", 0, ListenerConfig(capture=CaptureWriter(tmp_path / "c.jsonl")),
                         seen.append)

@@ -383,6 +383,14 @@ def test_item18_init_in_a_subfolder_says_where_github_reads_the_workflow(
      ["send", "--event", "big.json", "--dry-run"],
      "error: big.json:2:2: not valid JSON: 1e400 is beyond the range of a JSON number (a "
      "double)\nhint: use a number a double can hold\n"),
+    (None, ["send", "-t", PAYMENT, "payment.succeeded", "--url", "https://inn.gs/e/k",
+            "--wait", "5"],
+     "error: --wait looks the runs up on the Dev Server: it needs --dev (or INNGEST_DEV)\n"
+     "hint: Inngest Cloud shows runs in its dashboard\n"),
+    (None, ["send", "-t", PAYMENT, "payment.succeeded", "--url", "https://inn.gs/e/k",
+            "--dev"],
+     "error: --url and --dev both say where to send: give one\n"
+     "hint: --dev sends to the local Dev Server; --url to the Event API URL given\n"),
     (None, ["listen", "--port", "0", "--capture", os.devnull],
      f"error: {os.devnull}: the capture file must be a regular file, not a device or a pipe\n"
      "hint: name a file it can append to and sync, e.g. deliveries.jsonl\n"),
@@ -391,6 +399,7 @@ def test_item18_init_in_a_subfolder_says_where_github_reads_the_workflow(
      "hint: the sandbox limits are always on; pick a value in the range\n"),
 ], ids=["transform-folder", "missing-folder", "sample-typo", "verify-missing", "not-a-capture",
         "empty-payload", "export-onto-a-file", "listen-bad-host", "a-number-beyond-a-double",
+        "wait-without-the-dev-server", "url-and-dev",
         "capture-to-a-device",
         "config-limit-before-plan"])
 def test_a_new_users_mistakes_get_one_line_and_a_hint(

@@ -118,6 +118,9 @@ def send(
     checks_ = checks(config_, chosen)
     target = resolve_target(url=url, event_key=event_key, base_url=base_url,
                             dev=True if dev else None, env=inngest_env, dry_run=dry_run)
+    if wait and not target.dev:
+        raise InputError("--wait looks the runs up on the Dev Server: it needs --dev (or "
+                         "INNGEST_DEV)", hint="Inngest Cloud shows runs in its dashboard")
     if (transform is None) == (events_file is None):
         raise InputError("give either -t TRANSFORM with payloads, or --event FILE",
                          hint="dodo-inngest send --dev -t payment.js payment.succeeded")
@@ -144,7 +147,7 @@ def send(
                                                   cancel=cancel, log=log)
         try:
             report = send_all(prepared, target, client, batch=batch, force=force,
-                              wait_s=wait if target.dev else 0.0, cancel=cancel)
+                              wait_s=wait, cancel=cancel)
         finally:
             if client is not None:
                 client.close()
