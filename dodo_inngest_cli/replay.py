@@ -380,6 +380,9 @@ class ReplayReport:
     """Deliveries read from the inputs."""
     kept: int = 0
     """Deliveries the filters kept."""
+    abandoned: int = 0
+    """Requests still in flight when a stop's grace ran out: not recorded (they go again next
+    run), and not waited for."""
 
     def add(self, dispatch: Dispatch) -> None:
         """Count one delivery's outcome."""
@@ -508,11 +511,10 @@ class Replay:
             for future in done:
                 _settle_quietly(future, settle)
             if self.client is not None:
-                self.client.close()  # the rest end now; they are sent again next run
-            while in_flight:
-                in_flight = _drain(in_flight, settle, quiet=True)
+                self.client.close()
+            report.abandoned = len(in_flight)  # sent again next run; a read may not end soon
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=not report.abandoned, cancel_futures=True)
         return report
 
 
@@ -525,16 +527,12 @@ def _submit(pool: ThreadPoolExecutor, in_flight: set[Future[list[Dispatch]]], ru
     return in_flight
 
 
-def _drain(in_flight: set[Future[list[Dispatch]]], settle: Callable[[list[Dispatch]], None],
-           *, quiet: bool = False) -> set[Future[list[Dispatch]]]:
-    """Wait for at least one request to finish and settle it; the rest are pending. Quiet:
-    work cut short by a stop is dropped (not recorded, so it is sent again next run)."""
+def _drain(in_flight: set[Future[list[Dispatch]]], settle: Callable[[list[Dispatch]], None]
+           ) -> set[Future[list[Dispatch]]]:
+    """Wait for at least one request to finish and settle it; the rest are pending."""
     done, pending = wait(in_flight, return_when=FIRST_COMPLETED)
     for future in done:
-        if quiet:
-            _settle_quietly(future, settle)
-        else:
-            settle(future.result())
+        settle(future.result())
     return pending
 
 

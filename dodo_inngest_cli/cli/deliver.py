@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -248,7 +249,7 @@ def replay(
         filters_from,
     )
     from .interrupt import interruptible
-    from .output import Output
+    from .output import Output, animated
     from .views import ReplayView
 
     _limits(retries=retries, timeout=timeout)
@@ -266,8 +267,8 @@ def replay(
     filters = filters_from(event or (), since, until, delivery_id or ())
     signer = load_secret(secret) if secret else None
     loaded = load_transform(transform, config_, chosen)
-    total = count_deliveries(captures)
     output = Output()
+    total = count_deliveries(captures) if animated(output.err) else 0  # only a bar needs it
     batches: list[Batch] = []
     view = ReplayView(output, total, target.label, show_output=show_output
                       and output_format is Format.text)
@@ -317,6 +318,10 @@ def replay(
                                     for b in batches]})
     else:
         view.summary(report)
+    if report.abandoned:  # a request stuck in a read holds a worker thread until its timeout:
+        output.stdout.flush()  # what is recorded is on disk, what is shown is written; go now
+        output.stderr.flush()
+        os._exit(report.exit_code)
     return report.exit_code
 
 
