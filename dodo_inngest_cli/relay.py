@@ -26,7 +26,7 @@ from .capture import Delivery, parse_time
 from .client import Answer, EventClient, Target, request_headers, url_identity
 from .errors import InputError
 from .inngest import MAX_BATCH, MAX_EVENT_BYTES, check_payload
-from .models import OutgoingRequest, Status, Webhook
+from .models import Status, Webhook
 from .outcomes import Outcome
 from .pipeline import Checks, Expectations, evaluate
 from .redaction import add_url_secrets, redact
@@ -91,7 +91,6 @@ class Prepared:
     event_type: str
     status: Status
     findings: list[Finding]
-    request: OutgoingRequest | None
     item: Item | None
     """What would be sent; None when the delivery is cancelled or the transform failed."""
     stored: Any = None
@@ -134,9 +133,7 @@ class Dispatch:
     reason: str = ""
     hint: str = ""
     attempts: int = 0
-    status: int | None = None
     assigned_id: bool = False
-    findings: list[Finding] = dataclasses.field(default_factory=list)
 
 
 def event_id_for(key: str, index: int | None) -> str:
@@ -186,8 +183,8 @@ def prepare(transform: Transform, webhook: Webhook, checks: Checks, *, key: str,
         item = Item(key, webhook.source, payload if isinstance(payload, list) else [payload],
                     isinstance(payload, list), request.method, request.url, request.headers,
                     _dodo_time_ms(webhook))
-    return Prepared(key, webhook.source, webhook.event_type, status, findings, request, item,
-                    stored, assigned)
+    return Prepared(key, webhook.source, webhook.event_type, status, findings, item, stored,
+                    assigned)
 
 
 def prepare_event(event: Any, *, key: str, source: str, target: Target,
@@ -195,12 +192,11 @@ def prepare_event(event: Any, *, key: str, source: str, target: Target,
     """A ready Inngest event (from an events file), checked against the contract."""
     findings = [f for f in check_payload(event, now_ms=checks.now_ms)
                 if f.code not in checks.ignore]
-    request = OutgoingRequest("POST", target.url, {}, event)
     status = Status.FAILED if fails(findings, strict=checks.strict) else Status.PASSED
     ts = event.get("ts") if isinstance(event, dict) else None
     item = Item(key, source, [event], False, "POST", target.url, {},
                 ts if isinstance(ts, int) and not isinstance(ts, bool) else None)
-    return Prepared(key, source, "", status, findings, request, item)
+    return Prepared(key, source, "", status, findings, item)
 
 
 def _with_ids(payload: Any, key: str) -> tuple[Any, bool]:
@@ -321,7 +317,7 @@ def _dispatch(item: Item, outcome: Outcome, ids: list[str], answer: Answer, *,
               failed: bool = False) -> Dispatch:
     return Dispatch(item.key, item.source, "", outcome, item.events, ids,
                     answer.error if failed else "", answer.hint if failed else "",
-                    len(answer.attempts), answer.status)
+                    len(answer.attempts))
 
 
 def not_sent(prepared: Prepared, outcome: Outcome | None = None, reason: str = "") -> Dispatch:
@@ -330,13 +326,13 @@ def not_sent(prepared: Prepared, outcome: Outcome | None = None, reason: str = "
     events = prepared.item.events if prepared.item is not None else []
     return Dispatch(prepared.key, prepared.source, prepared.event_type, chosen, events,
                     reason=reason or (prepared.reason if chosen is Outcome.ERROR else ""),
-                    assigned_id=prepared.assigned_id, findings=prepared.findings)
+                    assigned_id=prepared.assigned_id)
 
 
 def with_origin(dispatch: Dispatch, prepared: Prepared) -> Dispatch:
-    """A sent item's record with what its preparation knew (event type, findings, ids)."""
+    """A sent item's record with what its preparation knew (event type, assigned ids)."""
     return dataclasses.replace(dispatch, event_type=prepared.event_type,
-                               assigned_id=prepared.assigned_id, findings=prepared.findings)
+                               assigned_id=prepared.assigned_id)
 
 
 class Relay:
