@@ -91,8 +91,7 @@ def plan_tests(config: Config, choices: Choices, *, paths: Sequence[Path] = (),
                events: Sequence[str] = ()) -> tuple[list[Planned], list[Webhook]]:
     """The transforms and webhooks `test` runs: flags first, then the config's defaults.
     A path argument that is a bundled sample's name (payment.succeeded) is that sample."""
-    named = [p for p in paths if not p.exists() and p.suffix not in (".js", ".json")
-             and len(p.parts) == 1]
+    named = [p for p in paths if is_sample_name(p)]
     found_t, found_p = split_paths([p for p in paths if p not in named])
     transform_paths = [*found_t, *transforms]
     webhooks = [_read(path) for path in found_p] + payloads([*map(str, named), *samples])
@@ -138,15 +137,22 @@ def event_filters(config: Config) -> dict[Path, tuple[str, ...] | None]:
             for entry in config.settings.transforms}
 
 
+def is_sample_name(item: str | Path) -> bool:
+    """Whether a payload argument names a bundled sample (payment.succeeded) rather than a
+    file or folder: nothing of that name exists, and it has neither a path nor a suffix of
+    ours."""
+    path = Path(item)
+    return not path.exists() and path.suffix not in (".js", ".json") \
+        and len(path.parts) == 1 and not str(item).endswith(("/", os.sep))
+
+
 def payloads(items: Sequence[str | Path]) -> list[Webhook]:
     """Payload arguments, the same for every command: .json files, folders of them (searched
     recursively), or bundled sample names such as payment.succeeded."""
     webhooks: list[Webhook] = []
     for item in items:
-        path = Path(item)
-        if path.exists() or path.suffix == ".json" or len(path.parts) > 1 \
-                or str(item).endswith(("/", os.sep)):
-            webhooks += [_read(p) for p in payload_files([path])]
+        if not is_sample_name(item):
+            webhooks += [_read(p) for p in payload_files([Path(item)])]
             continue
         try:
             sample = library.find(str(item))

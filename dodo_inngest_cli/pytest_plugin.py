@@ -246,19 +246,19 @@ class TransformRunner:
         from .errors import DodoInngestError
         from .library import apply_overrides, load
         from .pipeline import evaluate
-        from .plan import Choices, checks, payloads
+        from .plan import Choices, checks, is_sample_name, payloads
         from .sources import parse_webhook
 
         try:
             if isinstance(sample, Mapping):
                 body, name = jsonio.loads(jsonio.dumps(dict(sample))), "dict"
-            elif Path(sample).exists() or str(sample).endswith(".json"):
+            elif is_sample_name(sample):
+                body, name = load(str(sample)), str(sample)
+            else:
                 found = payloads([sample])
                 if len(found) != 1:
                     _fail(f"{sample}: holds {len(found)} payloads; a transform runs on one")
                 body, name = found[0].payload, found[0].name
-            else:
-                body, name = load(str(sample)), str(sample)
             apply_overrides(body, overrides)
             webhook = parse_webhook(jsonio.encode(body), source=name, name=name)
             return evaluate(self.planned.transform, webhook, checks(self.config, Choices()))

@@ -14,7 +14,7 @@ from .config import Config
 from .errors import ExitCode, verdict
 from .models import Result, Webhook
 from .pipeline import Planned, run_plan
-from .plan import Choices, checks, expectations, plan_tests
+from .plan import Choices, checks, expectations, is_sample_name, plan_tests
 from .report import REPORT_VERSION, Summary, result_json
 from .snapshots import Scope, SnapshotStore
 from .sources import split_paths
@@ -107,8 +107,9 @@ class SuiteReport:
 def _scope(options: SuiteOptions, plan: Sequence[Planned],
            webhooks: Sequence[Webhook]) -> Scope:
     """What this run answers for: its transforms, and its samples when they were filtered."""
-    named_transforms, named_payloads = split_paths(options.paths)
-    filtered = bool(options.samples or options.events or named_payloads)
+    names = [p for p in options.paths if is_sample_name(p)]
+    named_transforms, named_payloads = split_paths([p for p in options.paths if p not in names])
+    filtered = bool(options.samples or options.events or named_payloads or names)
     return Scope(tuple(p.transform.path for p in plan),
                  frozenset(w.name for w in webhooks) if filtered else None,
                  all_transforms=not (named_transforms or options.transforms))

@@ -235,6 +235,10 @@ def test_item09_prune_stays_inside_the_run(cli: RunCli, in_tmp: Path) -> None:
     assert "matched by no transform × sample" not in filtered
     one = cli("test", *args, "-s", SAMPLE, code=0).stdout
     assert "matched by no transform × sample" not in one
+    named = cli("test", PAYMENT, "payment.succeeded", "--snapshots", "snaps", "--prune",
+                code=0).stdout  # a bundled sample named as a path narrows the run too
+    assert sorted(Path("snaps").rglob("*.json")) == before
+    assert "matched by no transform × sample" not in named
     gone = before[0]
     stale = gone.with_name("payment.renamed.json")
     stale.write_text(gone.read_text())
