@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,15 @@ def find_config(start: Path) -> Path | None:
             return own
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file() and _mentions_us(pyproject) \
-                and "dodo-inngest" in _read_toml(pyproject).get("tool", {}):
+                and "dodo-inngest" in _tool(_read_toml(pyproject)):
             return pyproject
     return None
+
+
+def _tool(document: dict[str, Any]) -> dict[str, Any]:
+    """A TOML document's [tool] table; {} when it has none, or `tool` is not a table."""
+    tool = document.get("tool")
+    return tool if isinstance(tool, dict) else {}
 
 
 def _mentions_us(pyproject: Path) -> bool:
@@ -128,10 +135,10 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Confi
         if path is None:
             return Config(Settings(), (start or Path.cwd()).resolve(), "")
     document = _read_toml(path)
-    nested = document.get("tool", {}).get("dodo-inngest") if set(document) == {"tool"} else None
+    nested = _tool(document).get("dodo-inngest") if set(document) == {"tool"} else None
     if path.name == "pyproject.toml" or isinstance(nested, dict):
         # pyproject.toml; or a dodo-inngest.toml written in pyproject's form, copied over
-        table = document.get("tool", {}).get("dodo-inngest")
+        table = _tool(document).get("dodo-inngest")
         if table is None:
             raise ConfigError(f"{path}: no [tool.dodo-inngest] table",
                               hint="add one (README: Configuration), or name a "
@@ -151,7 +158,9 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Confi
             hint = (f"did you mean '{close[0]}'? " if close else "") + "known keys: " + \
                 ", ".join(known)
         else:
-            message = f"{path}: {where}: {error['msg'][0].lower()}{error['msg'][1:]}"
+            said = re.sub(r" or instance of \w+$", "", error["msg"])  # pydantic's class names
+            message = f"{path}: {where}: {said[0].lower()}{said[1:]}" if where else \
+                f"{path}: {said[0].lower()}{said[1:]}"
             hint = "see the Configuration section of the README"
         raise ConfigError(message, hint=hint) from None
     return Config(settings, path.parent.resolve(), str(path))
@@ -168,7 +177,8 @@ def _location(prefix: str, loc: tuple[Any, ...]) -> str:
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    parts.append(text)
+    if text:
+        parts.append(text)
     return " ".join(parts)
 
 

@@ -79,6 +79,10 @@ def test_flags_override_config(cli: RunCli, in_tmp: Path) -> None:
                  "error: unknown rule code 'ts-in-second' in {cfg}\n"
                  "hint: did you mean 'ts-in-seconds'? 'dodo-inngest rules' lists every code\n",
                  id="unknown-ignore-code"),
+    pytest.param('tool = "x"\n', "error: {cfg}: tool: unknown key\nhint: known keys: "
+                 "dodo-check, endpoint-url, env, functions, ignore, ignore-events, "
+                 "memory-limit, samples, schemas, snapshot-ignore, snapshots, stack-limit, "
+                 "strict, time-limit, transforms, triggers\n", id="tool-not-a-table"),
     pytest.param('samples = ["s"\n',
                  "error: {cfg}: not valid TOML: Unclosed array (at end of document)\n"
                  "hint: fix the file\n", id="bad-toml"),
@@ -87,3 +91,17 @@ def test_bad_config_is_one_plain_line(cli: RunCli, in_tmp: Path, table: str, std
     setup_project(in_tmp, table)
     result = cli("test", code=2)
     assert result.stderr == stderr.format(cfg=in_tmp / "dodo-inngest.toml")
+
+
+@pytest.mark.parametrize(("pyproject", "stderr"), [
+    ('# dodo-inngest\ntool = 5\n', ""),  # another project's odd file: none of our business
+    ('[tool]\ndodo-inngest = 3\n',
+     "error: {cfg}: [tool.dodo-inngest]: input should be a valid dictionary\n"
+     "hint: see the Configuration section of the README\n"),
+], ids=["tool-not-a-table", "our-table-not-a-table"])
+def test_an_odd_pyproject_is_read_without_a_crash(cli: RunCli, in_tmp: Path, pyproject: str,
+                                                  stderr: str) -> None:
+    (in_tmp / "pyproject.toml").write_text(pyproject)
+    result = cli("test", "-t", str(TRANSFORMS / "payment.js"), "-s", "payment.succeeded", "-q",
+                 code=2 if stderr else 0)
+    assert result.stderr == stderr.format(cfg=in_tmp / "pyproject.toml")
