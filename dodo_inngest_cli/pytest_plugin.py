@@ -130,9 +130,10 @@ class Pairs:
     def webhooks(self) -> list[Webhook]:
         """The config's samples, or the bundled library."""
         if self._webhooks is None:
-            from .plan import configured_webhooks
+            from .plan import configured_webhooks, unique_names
 
-            self._webhooks = configured_webhooks(self.config)
+            # same-named samples in two folders: two snapshots, as `test` keeps them
+            self._webhooks = unique_names(configured_webhooks(self.config))
         return self._webhooks
 
     def judge(self) -> tuple[Checks, Expectations]:
@@ -276,7 +277,10 @@ def dodo_transform(request: pytest.FixtureRequest) -> Callable[[str | Path], Tra
     folder, or the file name of a configured transform), as a function from a sample (a bundled
     sample name, a payload file or a dict, with `overrides=["data.currency=JPY"]`) to its
     Result: `.request` (method, url, headers, payload), `.findings`, `.status`, `.console`."""
-    config = _tool_config(request.config)
+    try:
+        config = _tool_config(request.config)
+    except pytest.UsageError as exc:  # a broken config fails the test that needs it, plainly
+        _fail(str(exc))
 
     def load(name: str | Path) -> TransformRunner:
         from .errors import DodoInngestError

@@ -154,6 +154,32 @@ def test_snapshots_are_written_on_request_then_compared(project: pytest.Pytester
         '    ~ /payload/name: "dodo/payment.failed" → "dodo/payment.failed.v2"'])
 
 
+def test_same_named_samples_keep_a_snapshot_each(project: pytest.Pytester) -> None:
+    for folder in ("a", "b"):
+        (project.path / "webhooks" / folder).mkdir()
+        (project.path / "webhooks" / folder / "pay.json").write_bytes(
+            (WEBHOOKS / "payment.succeeded.json").read_bytes())
+    (project.path / "dodo-inngest.toml").write_text(
+        'snapshots = "snapshots"\n' + CONFIG.replace(
+            '\n[[transforms]]\nfile = "transforms/broken.js"\n', ""))
+    written = project.runpytest("--dodo-inngest", "--dodo-inngest-update-snapshots",
+                                "-k", "pay and not payment")
+    written.assert_outcomes(passed=2)
+    assert sorted(p.relative_to(project.path / "snapshots").as_posix()
+                  for p in (project.path / "snapshots").rglob("*.json")) == [
+        "transforms/good/webhooks/a/pay.json", "transforms/good/webhooks/b/pay.json"]
+
+
+def test_a_broken_config_fails_the_fixture_in_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", **{"dodo-inngest": 'strict = "yes"\n'})
+    pytester.makepyfile("def test_it(dodo_transform):\n    dodo_transform('t.js')\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)  # a fixture that fails is the test's error
+    result.stdout.fnmatch_lines(["*dodo-inngest.toml: strict: input should be a valid boolean"
+                                 " (hint: see the Configuration section of the README)"])
+    assert "Traceback" not in result.stdout.str() and "_tool_config" not in result.stdout.str()
+
+
 @pytest.mark.parametrize(("config", "message"), [
     ("bogus = 1\n", "ERROR: {path}/dodo-inngest.toml: bogus: unknown key (hint: known keys: *"),
     ('[[transforms]]\nfile = "transforms/missing.js"\n',
