@@ -89,7 +89,7 @@ def _rows(results: list[Result]) -> list[str]:
         for item in result.findings:
             if item.severity is Severity.INFO:
                 continue
-            where = result.transform + (f":{item.line}" if item.line else "")
+            where = item.file_of(result.transform) + (f":{item.line}" if item.line else "")
             rows.append(f"| {md(where)} | {md(result.sample)} | `{item.code}` "
                         f"| {item.severity.value} | {md(item.message, MAX_MESSAGE_CHARS)} |")
         if not any(f.severity is not Severity.INFO for f in result.findings):

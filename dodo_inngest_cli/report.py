@@ -177,7 +177,7 @@ def github_annotations(results: Sequence[Result], *, root: Path | None = None) -
             if item.severity.value == "info":
                 continue
             level = "error" if item.severity.value == "error" else "warning"
-            props = f"file={_gh_property(_from_root(item.file or result.transform, root))}"
+            props = f"file={_gh_property(_from_root(item.file_of(result.transform), root))}"
             if item.line:
                 props += f",line={item.line}"
             props += f",title={_gh_property(f'{item.code} ({result.sample})')}"
@@ -213,7 +213,7 @@ def short_lines(results: Sequence[Result]) -> str:
         for item in result.findings:
             if item.severity is Severity.INFO:
                 continue
-            lines.append(f"{_one_line(result.transform)}:{item.line or 1}:1: "
+            lines.append(f"{_one_line(item.file_of(result.transform))}:{item.line or 1}:1: "
                          f"{item.severity.value} {item.code}: {_one_line(item.message)} "
                          f"[{_one_line(result.sample)}]")
     return "".join(line + "\n" for line in lines)

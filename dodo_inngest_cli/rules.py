@@ -43,6 +43,11 @@ class Finding:
     file: str = ""
     """The file the finding points at when it is not the transform: a function's source."""
 
+    def file_of(self, transform: str) -> str:
+        """The file the finding points at: its own (a function's source), else the
+        transform's."""
+        return self.file or transform
+
     def to_json(self) -> dict[str, str]:
         """The finding as the JSON report shows it."""
         return {

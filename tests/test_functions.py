@@ -167,6 +167,16 @@ def test_github_annotation_points_at_the_function_line(cli: RunCli, app: Path) -
         "traceback and what it printed are shown with the result\n")
 
 
+def test_short_lines_and_the_job_summary_point_at_the_function_line(
+        cli: RunCli, app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = app.parent / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = cli("test", "-t", "payment.js", "-s", "payment.succeeded", "--functions",
+                 "app:client", "--format", "short", code=1)
+    assert result.stdout.startswith("app.py:16:1: error function-failed: needs-coupon failed ")
+    assert "| app.py:16 | payment.succeeded | `function-failed` |" in summary.read_text()
+
+
 def test_junit_has_a_testcase_per_function_run(cli: RunCli, app: Path) -> None:
     result = cli("test", "-t", "payment.js", "-s", "payment.succeeded", "--functions",
                  "app:client", "--format", "junit", code=1)
